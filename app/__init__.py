@@ -1,0 +1,1 @@
+"""MedAssist app: the Gradio UI over model.engine."""

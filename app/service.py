@@ -1,0 +1,105 @@
+"""The app's handle on the model: prepares it in the background (build on first run, then load) and
+streams answers. The UI talks to this and to model.engine's Chunk stream only; torch and onnxruntime
+are imported by the engine, never by the UI.
+
+The first-run build runs as a child process (`python -m model build --json-progress`) so its
+peak memory goes back to the system before the model is loaded, and its progress shows both in
+the terminal and on the page.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Iterator
+
+from app.config import AppConfig
+
+
+@dataclass
+class Status:
+    state: str = "starting"  # starting | building | loading | ready | error
+    stage: str = ""
+    fraction: float = 0.0
+    message: str = ""
+
+
+class ModelService:
+    def __init__(self, cfg: AppConfig, engine=None):
+        self.cfg, self.engine = cfg, engine
+        self.status = Status("ready") if engine else Status()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.engine is not None
+
+    def start(self) -> "ModelService":
+        if not self.ready and self._thread is None:
+            self._thread = threading.Thread(target=self._prepare, name="model-prepare", daemon=True)
+            self._thread.start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._thread:
+            self._thread.join(timeout)
+        return self.ready
+
+    def _prepare(self) -> None:
+        from model.build import resolve_model
+
+        try:
+            path = self.cfg.model_path
+            if not path:
+                try:
+                    path = resolve_model(self.cfg.model, self.cfg.precision, self.cfg.backend)
+                except FileNotFoundError:
+                    if not self.cfg.build_if_missing or self.cfg.backend != "onnx":
+                        raise
+                    self._build()
+                    path = resolve_model(self.cfg.model, self.cfg.precision, self.cfg.backend)
+            self._set("loading", "load", 0.0, "loading the model")
+            from model.engine import load_engine
+
+            self.engine = load_engine(path, backend=self.cfg.backend, threads=self.cfg.threads)
+            self._set("ready", "", 1.0, "")
+        except Exception as e:  # shown on the page; the app keeps running
+            self._set("error", "", 0.0, str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__)
+
+    def _build(self) -> None:
+        from model import bases
+
+        base = (self.cfg.model or bases.DEFAULT_BASE).removesuffix("-medassist")
+        cmd = [sys.executable, "-m", "model", "build", "--json-progress", "--base", base]
+        if self.cfg.precision:
+            cmd += ["--precision", self.cfg.precision]
+        self._set("building", "build", 0.0, "preparing the model (first run only)")
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        tail: list[str] = []
+        for line in proc.stdout:
+            try:
+                p = json.loads(line)
+                self._set("building", p["stage"], p["fraction"], p["message"])
+            except (json.JSONDecodeError, KeyError):
+                tail = (tail + [line.rstrip()])[-5:]
+        if proc.wait() != 0:
+            err = next((t for t in reversed(tail) if t.startswith("error:")), tail[-1] if tail else "unknown error")
+            raise RuntimeError(f"Model build failed: {err}")
+
+    def _set(self, state, stage, fraction, message) -> None:
+        self.status = Status(state, stage, fraction, message)
+        if message:
+            print(f"[model] {state} {stage} {fraction:.0%} {message}", flush=True)
+
+    def stream(self, messages: list[dict], **kw) -> Iterator:
+        if not self.ready:
+            raise RuntimeError("The model is not ready yet.")
+        return self.engine.stream(messages, **kw)
+
+    def describe(self) -> str:
+        if not self.engine:
+            return ""
+        i = self.engine.info
+        return f"{i.name} · {i.precision} · {i.backend}"

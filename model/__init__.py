@@ -1,0 +1,1 @@
+"""MedAssist model layer: bundled bases, the build pipeline, and the streaming engine."""

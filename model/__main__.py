@@ -1,0 +1,116 @@
+"""MedAssist model command line.
+
+    python -m model build [--base NAME|FOLDER|HUB_ID] [--precision int4|int8] [--config build.yaml]
+    python -m model ask "A 45-year-old with crushing chest pain..." [--thinking-budget 512]
+    python -m model list          # bundled bases and built models
+    python -m model verify        # check built files against their recorded sha256
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from model import bases
+from model.build import BuildConfig, build, resolve_model, verify
+from model.config import add_flags, resolve
+from model.paths import models_dir
+
+
+def _progress_bar():
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, frac: float, msg: str) -> None:
+        bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=100, desc=stage, unit="%", leave=True))
+        bar.n = round(frac * 100)
+        bar.set_postfix_str(msg[:60])
+        bar.refresh()
+        if frac >= 1.0:
+            bar.close()
+
+    return progress
+
+
+def _json_progress(stage: str, frac: float, msg: str) -> None:
+    print(json.dumps({"stage": stage, "fraction": round(frac, 4), "message": msg}), flush=True)
+
+
+def cmd_build(args) -> None:
+    cfg = resolve(BuildConfig, args.config, vars(args))
+    path = build(cfg, progress=_json_progress if args.json_progress else _progress_bar())
+    print(f"Built: {path}")
+
+
+def cmd_ask(args) -> None:
+    from model.engine import load_engine
+
+    engine = load_engine(args.model_path, backend=args.backend, precision=args.precision, threads=args.threads)
+    print(f"[{engine.info.name} · {engine.info.backend} {engine.info.precision}]", file=sys.stderr)
+    phase = None
+    last = None
+    for c in engine.stream([{"role": "user", "content": args.question}], max_new_tokens=args.max_new_tokens,
+                           thinking_budget=args.thinking_budget, temperature=args.temperature, top_p=args.top_p):
+        if c.text and c.phase != phase:
+            phase = c.phase
+            print("\n--- reasoning ---\n" if phase == "thinking" else "\n\n--- answer ---\n", end="")
+        print(c.text, end="", flush=True)
+        last = c
+    print(f"\n\n[{last.generated_tokens} tokens, {last.tokens_per_s:.1f} tok/s, first token "
+          f"{last.ttft_s or 0:.2f} s, finish: {last.finish_reason}]", file=sys.stderr)
+
+
+def cmd_list(args) -> None:
+    for b in bases.BUNDLED.values():
+        try:
+            bases.part_paths(b)
+            state = "installed"
+        except bases.ModelPackageError:
+            state = "not installed"
+        print(f"base   {b.name:24s} {state:14s} {b.description}")
+    for m in sorted(models_dir().glob("*/manifest.json")):
+        man = json.loads(m.read_text())
+        print(f"built  {man['name']:24s} {', '.join(man['onnx']) or '(no ONNX yet)'}  in {m.parent}")
+
+
+def cmd_verify(args) -> None:
+    bad_any = False
+    for d in sorted(models_dir().glob("*/onnx-*")):
+        bad = verify(d) if (d / "build.json").exists() else ["build.json"]
+        bad_any |= bool(bad)
+        print(f"{'OK ' if not bad else 'BAD'} {d}" + (f"  damaged: {', '.join(bad)} (run: python -m model build)"
+                                                       if bad else ""))
+    sys.exit(1 if bad_any else 0)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m model", description="Build and query MedAssist's model.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="build the ONNX model (resumable)")
+    b.add_argument("--config", help="YAML file with build settings")
+    b.add_argument("--json-progress", action="store_true", help="progress as JSON lines (for the app)")
+    add_flags(b, BuildConfig)
+    a = sub.add_parser("ask", help="ask a question; streams reasoning, then the answer")
+    a.add_argument("question")
+    a.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
+    a.add_argument("--precision", default=None)
+    a.add_argument("--model-path", default=None, help="a built model folder (default: the built default model)")
+    a.add_argument("--thinking-budget", type=int, default=512)
+    a.add_argument("--max-new-tokens", type=int, default=512)
+    a.add_argument("--temperature", type=float, default=0.6)
+    a.add_argument("--top-p", type=float, default=0.95)
+    a.add_argument("--threads", type=int, default=None)
+    sub.add_parser("list", help="bundled bases and built models")
+    sub.add_parser("verify", help="check built models against their checksums")
+    args = ap.parse_args(argv)
+    try:
+        {"build": cmd_build, "ask": cmd_ask, "list": cmd_list, "verify": cmd_verify}[args.cmd](args)
+    except (bases.ModelPackageError, FileNotFoundError, ValueError, RuntimeError) as e:
+        sys.exit(f"error: {e}")
+    except KeyboardInterrupt:
+        sys.exit("interrupted")
+
+
+if __name__ == "__main__":
+    main()

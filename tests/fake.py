@@ -1,0 +1,54 @@
+"""A scripted engine for testing the generation loop: one token per character, output chosen by the test."""
+from __future__ import annotations
+
+import time
+
+from model.engine.base import Engine, EngineInfo
+
+EOS = 0
+
+
+class ScriptedSession:
+    def __init__(self, script: str, delay: float):
+        self.out = [ord(c) for c in script] + [EOS]
+        self.forced: list[int] = []
+        self.delay = delay
+        self.dropped = 0
+        self.after_force: str | None = None
+
+    def next(self) -> int:
+        time.sleep(self.delay)
+        return self.out.pop(0) if self.out else EOS
+
+    def append(self, ids):
+        self.forced.extend(ids)
+        if self.after_force is not None:
+            self.out, self.after_force = [ord(c) for c in self.after_force] + [EOS], None
+
+    def drop_last(self):
+        self.dropped += 1
+
+
+class ScriptedEngine(Engine):
+    """Replies with `script`; records the prompt it was given and the tokens forced into it."""
+
+    def __init__(self, script: str, delay: float = 0.0, after_force: str | None = None):
+        super().__init__()
+        self.script, self.delay, self.after_force = script, delay, after_force
+        self.chat_template = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}<assistant>"
+        self.special = {"bos_token": "", "eos_token": ""}
+        self.eos_ids = {EOS}
+        self.info = EngineInfo("scripted", "fake", "none", "")
+        self.sessions: list[ScriptedSession] = []
+
+    def encode(self, text):
+        return [ord(c) for c in text]
+
+    def decode(self, ids):
+        return "".join(chr(i) for i in ids)
+
+    def start(self, prompt_ids, *, temperature, top_p, max_length, seed):
+        self.last_prompt = self.decode(prompt_ids)
+        self.sessions.append(ScriptedSession(self.script, self.delay))
+        self.sessions[-1].after_force = self.after_force
+        return self.sessions[-1]

@@ -1,0 +1,225 @@
+"""Browser tests: headless Chromium (Debian's package) driven by Playwright against the real page,
+served in-process on a free loopback port, answering with a tiny ONNX model.
+
+Each token is slowed a little (SlowEngine) so that streaming and the stop button can be seen at
+human speed. Screenshots go to test-output/. Skips cleanly where Chromium or Playwright is missing.
+"""
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed")
+SHOTS = Path(__file__).resolve().parents[1] / "test-output"
+
+
+class SlowEngine:
+    """Wraps a real engine; each sampled token waits `delay` seconds."""
+
+    def __init__(self, engine, delay: float):
+        self._e, self.delay = engine, delay
+
+    def __getattr__(self, name):
+        return getattr(self._e, name)
+
+    def stream(self, messages, **kw):
+        e, delay = self._e, self.delay
+        start = e.start
+
+        def slow_start(*a, **k):
+            s = start(*a, **k)
+            nxt = s.next
+
+            def next_():
+                time.sleep(delay)
+                return nxt()
+            s.next = next_
+            return s
+        e.start = slow_start
+        try:
+            yield from e.stream(messages, **kw)
+        finally:
+            e.start = start
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_onnx_fp32, tmp_path_factory):
+    import os
+
+    os.environ["MEDASSIST_DATA"] = str(tmp_path_factory.mktemp("data"))
+    from app.config import AppConfig
+    from app.history import History
+    from app.service import ModelService
+    from app.ui import CSS, THEME, build_ui
+    from model.engine import load_engine
+
+    cfg = AppConfig(language="en", thinking_budget=48, max_new_tokens=48, temperature=0.8)
+    engine = SlowEngine(load_engine(tiny_onnx_fp32, threads=1), delay=0.02)
+    history = History(cfg.history_path)
+    demo = build_ui(ModelService(cfg, engine=engine), history, cfg)
+    demo.queue(default_concurrency_limit=1)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                theme=THEME, css=CSS)
+    yield {"url": f"http://127.0.0.1:{port}", "engine": engine, "history": history}
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+    pg = ctx.new_page()
+    pg.requests = []
+    pg.on("request", lambda r: pg.requests.append(r.url))
+    pg.goto(server["url"])
+    pg.wait_for_selector("#send")
+    yield pg
+    ctx.close()
+
+
+def ask(pg, text: str) -> None:
+    pg.fill("#question textarea", text)
+    pg.click("#send")
+
+
+def shot(pg, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def chat_text_length(pg) -> int:
+    return pg.evaluate("document.querySelector('#chat').innerText.length")
+
+
+def test_question_streams_and_finishes(page, server):
+    base = chat_text_length(page)
+    ask(page, "A 30-year-old has a fever and cough. What next?")
+    page.wait_for_selector("#chat .thought-group", timeout=20000)
+    lengths = []
+    while not page.locator("#stats:has-text('tokens/s')").count() and len(lengths) < 300:
+        lengths.append(chat_text_length(page))
+        page.wait_for_timeout(100)
+    grew = sum(1 for a, b in zip(lengths, lengths[1:]) if b > a)
+    assert grew >= 3, f"the answer should arrive in several pieces, saw lengths {lengths[:20]}"
+    page.wait_for_selector("#stats:has-text('tokens/s')", timeout=30000)
+    assert chat_text_length(page) > base
+    shot(page, "qa-answer")
+    assert all(u.startswith(server["url"]) for u in page.requests), "the page fetched something off this computer"
+
+
+def test_reasoning_panel_opens_and_closes(page):
+    ask(page, "Why is the sky blue?")
+    page.wait_for_selector("#stats:has-text('tokens/s')", timeout=30000)
+    title = page.locator("#chat .thought-group .title").first
+    content = page.locator("#chat .thought-group .content").first
+
+    def is_open():
+        return "expanded" in (title.get_attribute("class") or "") and content.get_attribute("inert") is None
+
+    assert not is_open(), "a finished reasoning panel starts closed"
+    title.click()
+    page.wait_for_function("!document.querySelector('#chat .thought-group .content').hasAttribute('inert')")
+    assert is_open()
+    shot(page, "reasoning-open")
+    title.click()
+    page.wait_for_function("document.querySelector('#chat .thought-group .content').hasAttribute('inert')")
+    assert not is_open()
+
+
+def test_stop_mid_answer(page, server):
+    server["engine"].delay = 0.1  # 48 + 48 tokens would take ~10 s
+    try:
+        ask(page, "Tell me everything about sepsis.")
+        page.wait_for_selector("#chat .thought-group", timeout=20000)
+        page.wait_for_timeout(500)
+        t0 = time.time()
+        page.click("#stop")
+        page.wait_for_selector("#chat:has-text('(stopped)')", timeout=5000)
+        assert time.time() - t0 < 5
+        shot(page, "qa-stopped")
+    finally:
+        server["engine"].delay = 0.02
+
+
+def test_switch_language(page):
+    page.get_by_label("中文").check()
+    page.wait_for_selector("#send:has-text('发送')", timeout=5000)
+    assert page.locator("#notice").inner_text().find("不能替代临床判断") >= 0
+    shot(page, "language-zh")
+    page.get_by_label("English").check()
+    page.wait_for_selector("#send:has-text('Send')", timeout=5000)
+
+
+def test_emergency_banner_and_export_history(page, server):
+    ask(page, "Crushing chest pain radiating to the left arm, phone 13812345678")
+    page.wait_for_selector("#emergency-banner:has-text('Possible emergency')", timeout=10000)
+    page.wait_for_selector("#stats:has-text('tokens/s')", timeout=30000)
+    page.locator("#history").get_by_text("History").first.click()  # open the accordion
+    page.click("#history-export")
+    link = page.locator("#export-file a").first
+    link.wait_for(timeout=10000)
+    with page.expect_download() as dl:
+        link.click()
+    text = Path(dl.value.path()).read_text(encoding="utf-8")
+    assert "Crushing chest pain" in text and "[PHONE]" in text and "13812345678" not in text
+    shot(page, "history-export")
+
+
+def test_two_users_at_once_both_get_answers(browser, server):
+    pages = []
+    for i in range(2):
+        ctx = browser.new_context()
+        pg = ctx.new_page()
+        pg.goto(server["url"])
+        pg.wait_for_selector("#send")
+        pages.append(pg)
+    for i, pg in enumerate(pages):
+        ask(pg, f"Question number {i} about asthma")
+    for pg in pages:
+        pg.wait_for_selector("#stats:has-text('tokens/s')", timeout=60000)
+    for pg in pages:
+        pg.context.close()
+
+
+def test_no_connection_leaves_this_computer(page, server, monkeypatch):
+    """While the server answers a question, no socket connects anywhere but loopback."""
+    attempts = []
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not (host.startswith("127.") or host in ("::1", "localhost")):
+            attempts.append(address)
+            raise OSError("blocked by test: non-loopback connection")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    ask(page, "What is the first-line treatment for hypertension?")
+    page.wait_for_selector("#stats:has-text('tokens/s')", timeout=30000)
+    assert attempts == []
+    assert all(u.startswith(server["url"]) for u in page.requests)

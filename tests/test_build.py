@@ -1,0 +1,88 @@
+"""The build pipeline on a tiny local base: stages, resume, atomic outputs, checksums, clear errors."""
+import json
+
+import pytest
+
+from model.build import BuildConfig, build, model_name, resolve_model, verify
+from model.config import resolve
+from model.paths import ResourceError, check_resources, models_dir
+
+
+def test_build_int4_then_resume_and_load(tiny_hf):
+    cfg = BuildConfig(base=str(tiny_hf), precision="int4", name="tiny")
+    out = build(cfg, progress=lambda *a: None)
+    assert (out / "genai_config.json").exists()
+    record = json.loads((out / "build.json").read_text())
+    assert record["options"]["op_types_to_quantize"] == "MatMul/Gather"
+    assert record["config"]["precision"] == "int4" and record["peak_rss_gib"] > 0
+    manifest = json.loads((models_dir() / "tiny" / "manifest.json").read_text())
+    assert "onnx-int4" in manifest["onnx"] and manifest["onnx"]["onnx-int4"]["files"]["model.onnx"]["sha256"]
+    assert verify(out) == []
+
+    # A second build with the same settings does no work.
+    calls = []
+    assert build(cfg, progress=lambda *a: calls.append(a)) == out and calls == []
+
+    from model.engine import load_engine
+
+    eng = load_engine(name="tiny", precision="int4", threads=1)
+    assert eng.info.precision == "int4"
+    assert eng.generate([{"role": "user", "content": "hi"}], thinking_budget=4, max_new_tokens=4).generated_tokens > 0
+
+
+def test_killed_build_leaves_no_artifact_and_is_cleaned(tiny_hf):
+    folder = models_dir() / "tiny"
+    stale = folder / ".onnx-int4.tmp-99999"
+    stale.mkdir(parents=True)
+    (stale / "model.onnx.data").write_bytes(b"half")
+    with pytest.raises(FileNotFoundError):
+        resolve_model("tiny", "int4")
+    build(BuildConfig(base=str(tiny_hf), precision="int4", name="tiny"), progress=lambda *a: None)
+    assert not stale.exists()
+
+
+def test_corruption_is_detected_and_rebuilt(tiny_hf):
+    cfg = BuildConfig(base=str(tiny_hf), precision="fp32", name="tiny", prune_lm_head=False)
+    out = build(cfg, progress=lambda *a: None)
+    data = out / "model.onnx.data"
+    blob = bytearray(data.read_bytes())
+    blob[100] ^= 0xFF
+    data.write_bytes(bytes(blob))
+    assert verify(out) == ["model.onnx.data"]
+    said = []
+    assert build(cfg, progress=lambda *a: said.append(a[2])) == out
+    assert verify(out) == [] and any("rebuilding" in m for m in said)
+
+
+def test_failed_export_raises_and_leaves_nothing(tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text('{"model_type": "not-a-model"}')
+    with pytest.raises(RuntimeError, match="ONNX build failed"):
+        build(BuildConfig(base=str(bad), precision="int4", name="bad"), progress=lambda *a: None)
+    assert not list((models_dir() / "bad").glob("onnx-*"))
+
+
+def test_unknown_base_and_precision_are_clear_errors():
+    with pytest.raises(FileNotFoundError, match="Unknown base"):
+        build(BuildConfig(base="no-such-model"), progress=lambda *a: None)
+    with pytest.raises(ValueError, match="precision"):
+        build(BuildConfig(precision="int3"), progress=lambda *a: None)
+
+
+def test_resource_check_names_what_is_missing(tmp_path):
+    with pytest.raises(ResourceError, match="free disk"):
+        check_resources(tmp_path, disk_gb=1e9, ram_gb=0, stage="onnx build")
+    with pytest.raises(ResourceError, match="memory"):
+        check_resources(tmp_path, disk_gb=0, ram_gb=1e9, stage="onnx build")
+
+
+def test_config_layers_defaults_yaml_and_flags(tmp_path):
+    y = tmp_path / "b.yaml"
+    y.write_text("precision: int8\nblock_size: 64\n")
+    cfg = resolve(BuildConfig, y, {"block_size": 128, "base": None})
+    assert (cfg.precision, cfg.block_size, cfg.base) == ("int8", 128, BuildConfig().base)
+    y.write_text("nonsense_key: 1\n")
+    with pytest.raises(ValueError, match="nonsense_key"):
+        resolve(BuildConfig, y)
+    assert model_name(BuildConfig(base="/x/My-Model/", adapter="/a/lora")) == "my-model-lora"

@@ -1,0 +1,132 @@
+"""The engine seam: streaming, the thinking budget, stop strings, cancellation, and ONNX/PyTorch parity."""
+import threading
+
+import pytest
+
+from model.engine.base import IncrementalDecoder
+from tests.fake import ScriptedEngine
+
+Q = [{"role": "user", "content": "Why is the sky blue?"}]
+
+
+def test_stream_splits_thinking_and_answer():
+    eng = ScriptedEngine("Rayleigh scattering.\n</think>\n\nShort wavelengths scatter more.")
+    chunks = list(eng.stream(Q, thinking_budget=100, max_new_tokens=100))
+    assert "".join(c.text for c in chunks if c.phase == "thinking") == "Rayleigh scattering."
+    assert "".join(c.text for c in chunks if c.phase == "answer") == "Short wavelengths scatter more."
+    assert chunks[-1].finish_reason == "stop"
+    assert all(c.finish_reason is None for c in chunks[:-1])
+    assert chunks[-1].generated_tokens == len(eng.script) + 1  # + EOS
+    assert eng.last_prompt.endswith("<assistant><think>\n")
+
+
+def test_generate_joins_stream():
+    r = ScriptedEngine("a</think>b").generate(Q)
+    assert (r.thinking, r.answer, r.finish_reason) == ("a", "b", "stop")
+
+
+def test_thinking_budget_forces_the_answer():
+    eng = ScriptedEngine("x" * 500)  # never closes its think block
+    r = eng.generate(Q, thinking_budget=10, max_new_tokens=20)
+    assert r.thinking == "x" * 10
+    assert eng.sessions[0].forced == [ord(c) for c in "\n</think>\n\n"]
+    assert r.answer == "x" * 20 and r.finish_reason == "length"
+
+
+def test_end_of_text_while_thinking_asks_for_the_answer():
+    eng = ScriptedEngine("reasoning only", after_force="The answer.")
+    r = eng.generate(Q, thinking_budget=100)
+    assert (r.thinking, r.answer, r.finish_reason) == ("reasoning only", "The answer.", "stop")
+    assert eng.sessions[0].dropped == 1
+
+
+def test_zero_budget_skips_thinking():
+    eng = ScriptedEngine("The answer.")
+    r = eng.generate(Q, thinking_budget=0)
+    assert (r.thinking, r.answer) == ("", "The answer.")
+    assert eng.last_prompt.endswith("<think>\n</think>\n\n")
+
+
+def test_stop_string_cuts_answer_and_is_not_shown():
+    r = ScriptedEngine("t</think>Answer. STOP and more").generate(Q, stop=["STOP"])
+    assert (r.answer, r.finish_reason) == ("Answer. ", "stop_string")
+
+
+def test_partial_stop_string_is_released_at_the_end():
+    r = ScriptedEngine("t</think>Answer ST").generate(Q, stop=["STOP"])
+    assert r.answer == "Answer ST"
+
+
+def test_cancel_from_another_thread():
+    eng = ScriptedEngine("y" * 2000, delay=0.002)
+    seen = []
+    threading.Timer(0.1, eng.cancel).start()
+    for c in eng.stream(Q, thinking_budget=5000):
+        seen.append(c)
+    assert seen[-1].finish_reason == "cancelled"
+    assert 0 < seen[-1].generated_tokens < 2000
+
+
+def test_cancel_event_per_call():
+    ev = threading.Event()
+    ev.set()
+    chunks = list(ScriptedEngine("abc").stream(Q, cancel=ev))
+    assert chunks[-1].finish_reason == "cancelled" and chunks[-1].generated_tokens == 0
+
+
+def test_incremental_decoder_waits_for_whole_characters():
+    data = "胸痛".encode()
+    dec = IncrementalDecoder(lambda ids: bytes(ids).decode("utf-8", errors="replace"))
+    out = [dec.add([b]) for b in data]
+    assert out == ["", "", "胸", "", "", "痛"]
+
+
+def test_prompt_too_long_is_a_clear_error():
+    eng = ScriptedEngine("a")
+    with pytest.raises(ValueError, match="longer than this model"):
+        list(eng.stream([{"role": "user", "content": "w" * 40000}]))
+
+
+# --- real tiny models: ONNX (onnxruntime-genai) against PyTorch ---------------------------------
+
+def test_onnx_tokenizer_matches_hf(tiny_hf, tiny_onnx_fp32):
+    from transformers import AutoTokenizer
+
+    from model.engine.onnx_engine import OnnxEngine
+
+    eng, tok = OnnxEngine(tiny_onnx_fp32), AutoTokenizer.from_pretrained(tiny_hf)
+    for text in [eng.render(Q), "患者出现胸痛 (A) <think> 37.5°C", "  spaces\n\nand\ttabs"]:
+        assert eng.encode(text) == tok.encode(text, add_special_tokens=False)
+
+
+def test_greedy_parity_torch_vs_onnx_fp32(tiny_hf, tiny_onnx_fp32):
+    from model.engine.onnx_engine import OnnxEngine
+    from model.engine.torch_engine import TorchEngine
+
+    onnx, torch_ = OnnxEngine(tiny_onnx_fp32, threads=1), TorchEngine(tiny_hf, dtype="float32", threads=1)
+    ids = onnx.encode(onnx.render(Q))
+
+    def greedy(eng):
+        s = eng.start(ids, temperature=0, top_p=1, max_length=len(ids) + 64, seed=0)
+        return [s.next() for _ in range(32)]
+
+    assert greedy(onnx) == greedy(torch_)
+
+
+def test_onnx_stream_end_to_end(tiny_onnx_fp32):
+    from model.engine import load_engine
+
+    eng = load_engine(tiny_onnx_fp32, threads=1)
+    chunks = list(eng.stream(Q, thinking_budget=8, max_new_tokens=8, temperature=0.7, seed=1))
+    last = chunks[-1]
+    assert last.finish_reason in ("length", "stop")
+    assert last.prompt_tokens > 10 and last.generated_tokens > 0 and last.ttft_s > 0
+
+
+def test_bad_model_path_is_a_clear_error(tmp_path):
+    from model.engine import load_engine
+
+    with pytest.raises(FileNotFoundError, match="not an ONNX model folder"):
+        load_engine(tmp_path)
+    with pytest.raises(FileNotFoundError, match="not built yet"):
+        load_engine()

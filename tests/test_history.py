@@ -1,0 +1,26 @@
+"""History: redacted on write, searchable, deletable, exported with reasoning."""
+from app.history import History
+
+
+def test_roundtrip_search_export_delete(tmp_path):
+    h = History(tmp_path / "h.sqlite")
+    cid = h.new_conversation("Patient 13812345678 with chest pain")
+    h.add(cid, "user", "Patient 13812345678 with chest pain, email a@b.com")
+    h.add(cid, "assistant", "Likely ACS.", thinking="Consider MI; MRN: 998877 noted", meta={"tokens_per_s": 30})
+    other = h.new_conversation("Insomnia in the elderly")
+    h.add(other, "user", "Insomnia in the elderly")
+
+    raw = (tmp_path / "h.sqlite").read_bytes()
+    assert b"13812345678" not in raw and b"a@b.com" not in raw and b"998877" not in raw
+    assert h.title(cid) == "Patient [PHONE] with chest pain"
+    assert [c["id"] for c in h.conversations("ACS")] == [cid]
+    assert [c["id"] for c in h.conversations("insomnia")] == [other]
+    assert len(h.conversations()) == 2
+
+    md = h.to_markdown(cid)
+    assert "## Question" in md and "Likely ACS." in md and "<summary>Reasoning</summary>" in md and "[MRN]" in md
+
+    h.delete(cid)
+    assert h.messages(cid) == [] and [c["id"] for c in h.conversations()] == [other]
+    h.delete_all()
+    assert h.conversations() == []
