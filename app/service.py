@@ -48,18 +48,18 @@ class ModelService:
         return self.ready
 
     def _prepare(self) -> None:
-        from model.build import resolve_model
+        from model.build import BuildConfig, model_name, resolve_model
 
         try:
             path = self.cfg.model_path
             if not path:
+                name = model_name(BuildConfig(base=self.cfg.model)) if self.cfg.model else None
                 try:
-                    path = resolve_model(self.cfg.model, self.cfg.precision, self.cfg.backend)
+                    path = resolve_model(name, self.cfg.precision, self.cfg.backend)
                 except FileNotFoundError:
                     if not self.cfg.build_if_missing or self.cfg.backend != "onnx":
                         raise
-                    self._build()
-                    path = resolve_model(self.cfg.model, self.cfg.precision, self.cfg.backend)
+                    path = self._build()
             self._set("loading", "load", 0.0, "loading the model")
             from model.engine import load_engine
 
@@ -68,25 +68,35 @@ class ModelService:
         except Exception as e:  # shown on the page; the app keeps running
             self._set("error", "", 0.0, str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__)
 
-    def _build(self) -> None:
-        from model import bases
+    def _build(self) -> str:
+        from model.build import default_build_config
 
-        base = (self.cfg.model or bases.DEFAULT_BASE).removesuffix("-medassist")
-        cmd = [sys.executable, "-m", "model", "build", "--json-progress", "--base", base]
+        cmd = [sys.executable, "-m", "model", "build", "--json-progress"]
+        if self.cfg.model:  # the user named a base to build
+            cmd += ["--base", self.cfg.model]
+        else:  # the default: base + the shipped fine-tuned adapter, when the repo has one
+            cfg = default_build_config()
+            cmd += ["--base", cfg.base] + (["--adapter", cfg.adapter, "--name", cfg.name] if cfg.adapter else [])
         if self.cfg.precision:
             cmd += ["--precision", self.cfg.precision]
         self._set("building", "build", 0.0, "preparing the model (first run only)")
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         tail: list[str] = []
+        built = None
         for line in proc.stdout:
             try:
                 p = json.loads(line)
-                self._set("building", p["stage"], p["fraction"], p["message"])
-            except (json.JSONDecodeError, KeyError):
+            except json.JSONDecodeError:
                 tail = (tail + [line.rstrip()])[-5:]
-        if proc.wait() != 0:
+                continue
+            if "built" in p:
+                built = p["built"]
+            else:
+                self._set("building", p["stage"], p["fraction"], p["message"])
+        if proc.wait() != 0 or not built:
             err = next((t for t in reversed(tail) if t.startswith("error:")), tail[-1] if tail else "unknown error")
             raise RuntimeError(f"Model build failed: {err}")
+        return built
 
     def _set(self, state, stage, fraction, message) -> None:
         self.status = Status(state, stage, fraction, message)

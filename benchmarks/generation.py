@@ -46,14 +46,15 @@ def make_prompts(hf_dir: Path) -> dict:
     tok = Tokenizer.from_file(str(hf_dir / "tokenizer.json"))
     template = P.load_chat_template(hf_dir)
 
+    words = (CLINICAL * 20).split()
+
     def ids_for(n_target: int) -> list[int]:
-        body = CLINICAL
-        while True:
-            msg = [{"role": "user", "content": body + "What is the diagnosis and the immediate management?"}]
+        for k in range(10, len(words), 4):  # grow the case description until the prompt is long enough
+            msg = [{"role": "user", "content": " ".join(words[:k]) + " What is the diagnosis and the immediate management?"}]
             ids = tok.encode(P.build_prompt(template, msg, system=None), add_special_tokens=False).ids
             if len(ids) >= n_target:
                 return ids
-            body += CLINICAL
+        raise ValueError("prompt text too short")
 
     return {"short": ids_for(150), "long": ids_for(1000)}
 

@@ -40,7 +40,7 @@ def _json_progress(stage: str, frac: float, msg: str) -> None:
 def cmd_build(args) -> None:
     cfg = resolve(BuildConfig, args.config, vars(args))
     path = build(cfg, progress=_json_progress if args.json_progress else _progress_bar())
-    print(f"Built: {path}")
+    print(json.dumps({"built": str(path)}) if args.json_progress else f"Built: {path}")
 
 
 def cmd_ask(args) -> None:

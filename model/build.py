@@ -127,13 +127,16 @@ def stage_hf(cfg: BuildConfig, out_dir: Path, progress: Progress | None = None) 
 def stage_merge(cfg: BuildConfig, hf: Path, out_dir: Path, progress: Progress | None = None) -> Path:
     """Merge a LoRA adapter into the base weights (for the ONNX export)."""
     dest = out_dir / "hf-merged"
-    if (dest / "stage.json").exists():
+    fingerprint = adapter_sha256(Path(cfg.adapter))
+    if (dest / "stage.json").exists() and json.loads((dest / "stage.json").read_text()).get("adapter_sha256") == fingerprint:
         return dest
     _say(progress, "merge", 0.0, f"merging adapter {cfg.adapter}")
     check_resources(out_dir, disk_gb=dir_size(hf) * 1.2 / 1e9, ram_gb=dir_size(hf) * 2.5 / 1e9, stage="merge")
     from finetune.merge import merge_adapter
 
     merge_adapter(hf, Path(cfg.adapter), dest)
+    stage = json.loads((dest / "stage.json").read_text())
+    write_json_atomic(dest / "stage.json", stage | {"adapter_sha256": fingerprint})
     _say(progress, "merge", 1.0, "merged")
     return dest
 
@@ -143,7 +146,9 @@ def stage_onnx(cfg: BuildConfig, hf: Path, out_dir: Path, progress: Progress | N
     dest = out_dir / f"onnx-{cfg.precision}"
     opts = onnx_options(cfg)
     record = dest / "build.json"
-    if record.exists() and json.loads(record.read_text()).get("options") == opts:
+    source = json.loads((hf / "stage.json").read_text()) if (hf / "stage.json").exists() else {}
+    if record.exists() and json.loads(record.read_text()).get("options") == opts and \
+            json.loads(record.read_text()).get("source_stage") == source:
         damaged = verify(dest)  # sha256 of every file: a few seconds, and a damaged cache is rebuilt
         if not damaged:
             return dest
@@ -166,19 +171,38 @@ def stage_onnx(cfg: BuildConfig, hf: Path, out_dir: Path, progress: Progress | N
         peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
         write_json_atomic(tmp / "build.json", {
             "stage": "onnx", "name": out_dir.name, "precision": cfg.precision, "config": dataclasses.asdict(cfg),
-            "options": opts, "source": str(hf), "seconds": round(time.time() - t, 1),
+            "options": opts, "source": str(hf), "source_stage": source, "seconds": round(time.time() - t, 1),
             "peak_rss_gib": round(peak_gib, 2), "files": files, "built": now()})
     _say(progress, "onnx", 1.0, f"built in {time.time() - t:.0f} s")
     return dest
 
 
+def adapter_sha256(adapter: Path) -> str:
+    files = sorted(Path(adapter).glob("*.safetensors")) + sorted(Path(adapter).glob("adapter_config.json"))
+    if not files:
+        raise FileNotFoundError(f"{adapter} is not a LoRA adapter folder (no adapter_config.json / safetensors)")
+    return "-".join(sha256_file(f)[:16] for f in files)
+
+
+SHIPPED_ADAPTER = Path(__file__).resolve().parents[1] / "assets" / "adapter"
+
+
+def default_build_config() -> BuildConfig:
+    """What the app builds on first run: the base plus the shipped fine-tuned adapter when the repo has one."""
+    if (SHIPPED_ADAPTER / "adapter_config.json").exists():
+        return BuildConfig(adapter=str(SHIPPED_ADAPTER), name=bases.DEFAULT_BASE + "-medassist")
+    return BuildConfig()
+
+
 def build(cfg: BuildConfig, progress: Progress | None = None) -> Path:
     if cfg.precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {cfg.precision!r}")
+    base_dir = models_dir() / model_name(dataclasses.replace(cfg, adapter=None, name=None))
     out_dir = models_dir() / model_name(cfg)
+    for d in {base_dir, out_dir}:
+        clean_stale_temps(d)
     out_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale_temps(out_dir)
-    hf = stage_hf(cfg, out_dir, progress)
+    hf = stage_hf(cfg, base_dir, progress)  # a fine-tuned model shares its base's converted weights
     if cfg.adapter:
         hf = stage_merge(cfg, hf, out_dir, progress)
     onnx = stage_onnx(cfg, hf, out_dir, progress)

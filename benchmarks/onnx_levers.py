@@ -1,0 +1,103 @@
+"""What each ONNX build option buys: build variants of the default model and measure them side by side.
+
+    python -m benchmarks.onnx_levers                      # all variants below (~2 min each on 2 cores)
+    python -m benchmarks.onnx_levers --only int4-b32 int8-b32 --eval-items 200
+
+For each variant: build it (skipped when already built), then in one run measure every variant
+plus PyTorch bf16 and llama.cpp with benchmarks/generation.py (speed, memory, greedy agreement
+with PyTorch), and optionally option-letter accuracy and agreement of picks with PyTorch on the
+first N MedMCQA dev items. Writes benchmarks/results/onnx_levers.json and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from model import bases  # noqa: E402
+from model.build import BuildConfig, resolve_model, stage_onnx  # noqa: E402
+from model.paths import models_dir  # noqa: E402
+
+VARIANTS: dict[str, dict] = {
+    "int4-builder-defaults": dict(precision="int4", quantize_embeddings=False, prune_lm_head=False),
+    "int4-b32": dict(precision="int4"),  # + int4 embeddings, last-token logits only
+    "int4-b128": dict(precision="int4", block_size=128),
+    "int4-b32-asym": dict(precision="int4", extra_options={"is_symmetric": "false"}),
+    "int4-b32-head8": dict(precision="int4", extra_options={"matmul_mixed_precision": "last_matmul:int8"}),
+    "int4-b128-mixed": dict(precision="int4", block_size=128,
+                            extra_options={"matmul_mixed_precision": "last_matmul:int8,mixed_layers:int8"}),
+    "int8-b32": dict(precision="int8"),
+    "int8-b128": dict(precision="int8", block_size=128),
+    "int8-b256": dict(precision="int8", block_size=256),
+}
+SHARED_EVAL = Path(os.environ.get("MEDASSIST_SHARED", ROOT.parent / "shared" / "data")) / "eval" / "medmcqa_dev.jsonl"
+
+
+def variant_dir(base: str, name: str) -> Path:
+    return models_dir() / f"{base}-levers" / name
+
+
+def build_variant(base: str, name: str) -> Path:
+    hf = resolve_model(base, backend="torch")
+    cfg = BuildConfig(base=base, name=f"{base}-levers", **VARIANTS[name])
+    out = stage_onnx(cfg, hf, variant_dir(base, name), progress=lambda s, f, m: print(f"  [{name}] {m}", flush=True))
+    return out
+
+
+def picks(path_or_kind: str, items: int, out: Path) -> dict:
+    kind, path = path_or_kind.split(":", 1)
+    cmd = [sys.executable, "-m", "finetune.evaluate", "--data", str(SHARED_EVAL), "--engine", kind,
+           "--model-path", path, "--limit", str(items), "--threads", "2", "--out", str(out)]
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    summary = json.loads(out.with_suffix(".summary.json").read_text())
+    preds = [json.loads(line)["pred"] for line in out.read_text().splitlines()]
+    return {"accuracy": summary["accuracy"], "ci95": summary["ci95"], "preds": preds,
+            "seconds_per_item": summary["seconds_per_item"]}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--base", default=bases.DEFAULT_BASE)
+    ap.add_argument("--only", nargs="*", default=list(VARIANTS))
+    ap.add_argument("--eval-items", type=int, default=0, help="MedMCQA dev items for accuracy (0 = skip)")
+    ap.add_argument("--eval-only", nargs="*", default=None, help="variants to evaluate (default: all measured)")
+    ap.add_argument("--skip-speed", action="store_true", help="reuse the last speed results")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+    built = {name: build_variant(args.base, name) for name in args.only}
+    res_dir = ROOT / "benchmarks" / "results"
+    out = res_dir / "onnx_levers.json"
+    cmd = [sys.executable, "-m", "benchmarks.generation", "--model", args.base, "--backends", "torch-bf16",
+           "llamacpp-q4km", "--repeats", str(args.repeats), "--out", str(res_dir / "onnx_levers_speed.json")]
+    for name, path in built.items():
+        cmd += ["--variant", f"{name}={path}"]
+    if not args.skip_speed:
+        subprocess.run(cmd, check=True, cwd=ROOT)
+    speed = json.loads((res_dir / "onnx_levers_speed.json").read_text())
+    result = {"base": args.base, "variants": {n: VARIANTS[n] for n in built}, "speed": speed["results"]}
+    if args.eval_items and SHARED_EVAL.exists():
+        ref = picks(f"torch:{resolve_model(args.base, backend='torch')}", args.eval_items, res_dir / "picks-torch.jsonl")
+        result["accuracy"] = {"torch-bf16": {k: v for k, v in ref.items() if k != "preds"}}
+        for name, path in built.items():
+            if args.eval_only is not None and name not in args.eval_only:
+                continue
+            r = picks(f"onnx:{path}", args.eval_items, res_dir / f"picks-{name}.jsonl")
+            r["agree_with_torch"] = sum(a == b for a, b in zip(r.pop("preds"), ref["preds"])) / len(ref["preds"])
+            result["accuracy"][name] = r
+            print(f"  {name}: accuracy {r['accuracy']:.1%}, picks equal to PyTorch {r['agree_with_torch']:.0%}", flush=True)
+    for name, path in built.items():
+        b = json.loads((Path(path) / "build.json").read_text())
+        result.setdefault("build", {})[name] = {"seconds": b["seconds"], "peak_rss_gib": b["peak_rss_gib"],
+                                                "bytes": sum(f["bytes"] for f in b["files"].values())}
+    out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""finetune/: regenerate MedAssist's model from data (format -> LoRA SFT -> merge -> ONNX -> evaluate)."""

@@ -1,0 +1,184 @@
+"""Multiple-choice evaluation of an engine (PyTorch or ONNX) on JSONL exams.
+
+    python -m finetune.evaluate --data ../shared/data/eval/medmcqa_dev.jsonl --engine onnx --limit 300
+    python -m finetune.evaluate --data FILE.jsonl --engine torch --model-path HF_FOLDER --mode generate
+
+Items: problem_text, choices (option i is letter A, B, ...), answer (list of correct letters);
+PubMedQA's `context` is put before the question. Modes:
+  loglik    score each option letter after the prompt (one forward pass per item)
+  generate  reason with a thinking budget (greedy), then extract the final letter; also reports
+            format compliance (reasoning closed by the model, one final answer) and reasoning length
+Prints accuracy with a 95% Wilson interval; writes per-item results as JSONL and a summary JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from model import prompt as P
+
+LETTERS = "ABCDEFGHIJ"
+
+
+def load_items(path: str | Path, limit: int | None = None) -> list[dict]:
+    items = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+                q, choices, answer = r["problem_text"], r["choices"], r["answer"]
+            except (json.JSONDecodeError, KeyError) as e:
+                raise ValueError(f"{path}:{n}: not an exam item ({e})") from None
+            answer = [a.upper() for a in (answer if isinstance(answer, list) else [answer])]
+            if r.get("context"):
+                ctx = r["context"] if isinstance(r["context"], str) else " ".join(r["context"])
+                q = f"Context: {ctx}\n\nQuestion: {q}"
+            items.append({"id": r.get("problem_id", n), "question": q, "choices": choices, "answer": answer})
+            if limit and len(items) >= limit:
+                break
+    return items
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 0.0)
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (c - h, c + h)
+
+
+def extract_letter(text: str, n_choices: int, choices: list[str] | None = None) -> str | None:
+    """The final answer letter in a model's answer, or None. Later, more explicit statements win."""
+    valid = LETTERS[:n_choices]
+    t = text.strip()
+    patterns = [
+        rf"(?:answer|option|choice)\s*(?:is|:|：)?\s*(?:\*\*)?\(?([{valid}])\)?(?![A-Za-z])",
+        rf"(?:答案|选项|选)\s*(?:是|为|:|：)?\s*\(?([{valid}])\)?",
+        rf"\*\*\(?([{valid}])\)?[.):]?",
+        rf"^\(?([{valid}])\)?[.):]?\s",
+        rf"\(([{valid}])\)",
+    ]
+    for pat in patterns:
+        hits = re.findall(pat, t, flags=re.IGNORECASE | re.MULTILINE)
+        if hits:
+            return hits[-1].upper()
+    if re.fullmatch(rf"\(?([{valid}])\)?\.?", t, flags=re.IGNORECASE):
+        return t.strip("().").upper()
+    if choices:  # the answer quotes exactly one option's text
+        found = [LETTERS[i] for i, c in enumerate(choices) if c and c.lower() in t.lower()]
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def letter_ids(engine, n: int) -> list[int]:
+    ids = []
+    for letter in LETTERS[:n]:
+        enc = engine.encode(letter)
+        ids.append(enc[0])
+    return ids
+
+
+def last_logits(engine, ids: list[int]) -> np.ndarray:
+    s = engine.start(ids, temperature=0, top_p=1, max_length=len(ids) + 2, seed=0)
+    if hasattr(s, "logits"):  # ONNX: the prompt was already run by append_tokens
+        return np.asarray(s.logits(), dtype=np.float32).reshape(-1)
+    import torch
+
+    with torch.inference_mode():
+        out = s.model(input_ids=torch.tensor([ids]), logits_to_keep=1)
+    return out.logits[0, -1].float().numpy()
+
+
+def score_loglik(engine, item: dict) -> dict:
+    msgs = [{"role": "user", "content": P.mcq_prompt(item["question"], item["choices"])}]
+    # Close the think block and open "The answer is (" so the next token is the letter itself.
+    text = engine.render(msgs, think=False) + "The answer is ("
+    logits = last_logits(engine, engine.encode(text))
+    cand = letter_ids(engine, len(item["choices"]))
+    scores = logits[cand]
+    pred = LETTERS[int(np.argmax(scores))]
+    return {"pred": pred, "scores": [round(float(x), 3) for x in scores]}
+
+
+def score_generate(engine, item: dict, budget: int, max_new_tokens: int) -> dict:
+    msgs = [{"role": "user", "content": P.mcq_prompt(item["question"], item["choices"])}]
+    r = engine.generate(msgs, thinking_budget=budget, max_new_tokens=max_new_tokens, temperature=0)
+    pred = extract_letter(r.answer, len(item["choices"]), item["choices"])
+    closed = bool(r.thinking) and r.generated_tokens > 0 and len(engine.encode(r.thinking)) < budget
+    return {"pred": pred, "answer_text": r.answer[-400:], "reasoning_tokens": len(engine.encode(r.thinking)),
+            "compliant": closed and pred is not None, "seconds": None}
+
+
+def evaluate(engine, items: list[dict], mode: str = "loglik", budget: int = 512, max_new_tokens: int = 256,
+             out: Path | None = None, progress: bool = True) -> dict:
+    from tqdm import tqdm
+
+    rows, correct = [], 0
+    t0 = time.time()
+    fh = open(out, "w", encoding="utf-8") if out else None
+    for item in tqdm(items, disable=not progress, desc=f"eval {mode}"):
+        t = time.time()
+        r = score_loglik(engine, item) if mode == "loglik" else score_generate(engine, item, budget, max_new_tokens)
+        r.update(id=item["id"], gold=item["answer"], correct=r["pred"] in item["answer"], seconds=round(time.time() - t, 2))
+        correct += r["correct"]
+        rows.append(r)
+        if fh:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    if fh:
+        fh.close()
+    n = len(rows)
+    lo, hi = wilson(correct, n)
+    summary = {"mode": mode, "n": n, "accuracy": correct / n if n else 0.0, "ci95": [lo, hi],
+               "seconds_per_item": (time.time() - t0) / max(n, 1), "engine": engine.info.__dict__ | {"extra": None}}
+    if mode == "generate":
+        summary["format_compliance"] = sum(r["compliant"] for r in rows) / max(n, 1)
+        summary["mean_reasoning_tokens"] = sum(r["reasoning_tokens"] for r in rows) / max(n, 1)
+    return summary
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description="Evaluate an engine on multiple-choice JSONL.")
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--engine", choices=["torch", "onnx"], default="onnx")
+    ap.add_argument("--model-path", default=None, help="model folder (default: the built default model)")
+    ap.add_argument("--precision", default=None)
+    ap.add_argument("--mode", choices=["loglik", "generate"], default="loglik")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--thinking-budget", type=int, default=512)
+    ap.add_argument("--max-new-tokens", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--out", default=None, help="per-item JSONL (summary goes beside it as .summary.json)")
+    args = ap.parse_args(argv)
+    from model.engine import load_engine
+
+    try:
+        items = load_items(args.data, args.limit)
+        engine = load_engine(args.model_path, backend=args.engine, precision=args.precision, threads=args.threads)
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")
+    out = Path(args.out) if args.out else None
+    summary = evaluate(engine, items, args.mode, args.thinking_budget, args.max_new_tokens, out)
+    summary["data"] = args.data
+    lo, hi = summary["ci95"]
+    print(f"{Path(args.data).name}: accuracy {summary['accuracy']:.1%} (95% CI {lo:.1%}–{hi:.1%}), n={summary['n']}, "
+          f"{summary['seconds_per_item']:.2f} s/item" + (f", format compliance {summary['format_compliance']:.0%}, "
+                                                         f"reasoning {summary['mean_reasoning_tokens']:.0f} tokens"
+                                                         if args.mode == "generate" else ""))
+    if out:
+        out.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""App pieces without a browser: first-run preparation, the Q&A handler, and the UI/model boundary."""
+import subprocess
+import sys
+
+from app.config import AppConfig
+from app.history import History
+from app.qa import new_state, regenerate, respond
+from app.service import ModelService
+from tests.fake import ScriptedEngine
+
+
+def run(gen):
+    return list(gen)[-1]
+
+
+def test_first_run_builds_with_progress_then_serves(tiny_hf):
+    service = ModelService(AppConfig(model=str(tiny_hf), precision="int4", threads=1))
+    seen = []
+    real_set = service._set
+    service._set = lambda *a: (seen.append(a[0]), real_set(*a))
+    assert service.start().wait(300), service.status
+    assert "building" in seen and seen[-1] == "ready"
+    assert service.describe().endswith("int4 · onnx")
+    # A second start finds the built model and does not build again.
+    again = ModelService(AppConfig(model=str(tiny_hf), precision="int4", threads=1))
+    assert again.start().wait(120) and again.status.state == "ready"
+
+
+def test_build_failure_is_shown_not_raised(tmp_path):
+    service = ModelService(AppConfig(model=str(tmp_path / "nope"), threads=1))
+    service.start().wait(120)
+    assert service.status.state == "error" and "Unknown base" in service.status.message
+
+
+def test_respond_streams_saves_redacted_history_and_flags(tmp_path):
+    history = History(tmp_path / "h.sqlite")
+    service = ModelService(AppConfig(), engine=ScriptedEngine("Consider ACS.</think>Call 120 now."))
+    state = new_state()
+    q = "Crushing chest pain radiating to the left arm; phone 13812345678"
+    steps = list(respond(service, history, q, [], state, 64, 0.6, 64, "English"))
+    chat, box, banner, stats, state = steps[-1]
+    assert len(steps) > 2 and box == ""
+    assert banner["visible"] and "Possible emergency" in banner["value"]
+    assert chat[1]["metadata"]["title"] == "Reasoning" and chat[1]["content"] == "Consider ACS."
+    assert chat[2]["content"] == "Call 120 now." and "tokens/s" in stats
+    saved = history.messages(state["cid"])
+    assert "[PHONE]" in saved[0]["content"] and "13812345678" not in saved[0]["content"]
+    assert saved[1]["thinking"] == "Consider ACS."
+    # Regenerate replaces the last answer instead of appending a second one.
+    chat2 = run(regenerate(service, history, chat, state, 64, 0.6, 64, "English"))[0]
+    assert [m["role"] for m in chat2].count("user") == 1 and len(state["messages"]) == 2
+
+
+def test_empty_and_not_ready_questions_lose_nothing(tmp_path):
+    history = History(tmp_path / "h.sqlite")
+    not_ready = ModelService(AppConfig())
+    chat, box, *_ = run(respond(not_ready, history, "What is sepsis?", [], new_state(), 64, 0.6, 64, "中文"))
+    assert box == "What is sepsis?" and "模型仍在准备中" in chat[-1]["content"]
+    assert history.conversations() == []
+
+
+def test_ui_never_imports_torch_or_onnxruntime():
+    code = ("import sys; import app.ui, app.qa, app.service, app.__main__; "
+            "bad = [m for m in ('torch', 'onnxruntime', 'onnxruntime_genai', 'transformers') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_serving_off_this_computer_requires_a_password():
+    r = subprocess.run([sys.executable, "-m", "app", "--host", "0.0.0.0", "--no-open-browser"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "requires --password" in r.stderr

@@ -1,0 +1,121 @@
+"""Fine-tuning on a tiny model: data validation, label masking, loss goes down, resume, merge parity."""
+import json
+
+import pytest
+
+from finetune import data
+from finetune.train import TrainConfig, encode_example, train
+
+GOOD = {"Question": "What causes stress incontinence?", "Complex_CoT": "Urethral hypermobility and weak pelvic floor.",
+        "Response": "Pelvic floor weakness; first line is pelvic floor muscle training."}
+
+
+def write_jsonl(path, rows, raw_lines=()):
+    with open(path, "wb") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False).encode() + b"\n")
+        for line in raw_lines:
+            f.write(line + b"\n")
+    return str(path)
+
+
+def test_data_validation_report(tmp_path):
+    rows = [GOOD, dict(GOOD),  # duplicate
+            {"Question": "q2", "Complex_CoT": "", "Response": "r"},  # empty field
+            {"Question": "q3", "Response": "r"},  # missing field
+            {"Question": 3, "Complex_CoT": "c", "Response": "r"},  # wrong type
+            {"messages": [{"role": "user", "content": "Chat question?"},
+                          {"role": "assistant", "content": "<think>chat reasoning</think>chat answer"}]}]
+    path = write_jsonl(tmp_path / "d.jsonl", rows, raw_lines=[b"{not json", b'{"Question": "\xff\xfe"}'])
+    examples, report = data.load(path)
+    assert [e.question for e in examples] == [GOOD["Question"], "Chat question?"]
+    assert examples[1].reasoning == "chat reasoning" and examples[1].answer == "chat answer"
+    assert report.kept == 2
+    assert report.skipped == {"duplicate question": 1, "an empty field": 1, "missing Question/Complex_CoT/Response": 1,
+                              "a field is not text": 1, "malformed JSON": 1, "bad encoding": 1}
+    assert "kept 2, skipped 6" in str(report)
+
+
+def test_nothing_usable_is_an_error(tmp_path):
+    with pytest.raises(data.DataError, match="no usable records"):
+        data.load(write_jsonl(tmp_path / "d.jsonl", [{"x": 1}]))
+    with pytest.raises(data.DataError, match="no such file"):
+        data.load(str(tmp_path / "missing.jsonl"))
+
+
+def test_split_is_deterministic_and_disjoint():
+    exs = [data.Example(f"question {i}", "r", "a") for i in range(50)]
+    tr, va = data.split(exs, 0.2)
+    assert data.split(exs, 0.2) == (tr, va) and len(tr) + len(va) == 50 and va
+    assert not {e.question for e in tr} & {e.question for e in va}
+
+
+def test_prompt_tokens_are_masked(tiny_hf):
+    from transformers import AutoTokenizer
+
+    from model import prompt as P
+
+    tok = AutoTokenizer.from_pretrained(tiny_hf)
+    template = P.load_chat_template(tiny_hf)
+    ex = data.Example(GOOD["Question"], GOOD["Complex_CoT"], GOOD["Response"])
+    enc = encode_example(tok, template, ex, 4096)
+    prompt, completion = P.training_pair(template, ex.question, ex.reasoning, ex.answer, eos_token=tok.eos_token)
+    n_prompt = len(tok.encode(prompt, add_special_tokens=False))
+    assert enc["labels"][:n_prompt] == [-100] * n_prompt
+    assert enc["labels"][n_prompt:] == enc["input_ids"][n_prompt:] == tok.encode(completion, add_special_tokens=False)
+    assert enc["labels"][-1] == tok.eos_token_id
+
+
+def tiny_config(tmp_path, tiny_hf, **kw):
+    rows = [{"Question": f"Case {i}: fever and cough for {i} days?", "Complex_CoT": "Think about pneumonia.",
+             "Response": "Chest X-ray."} for i in range(12)]
+    return TrainConfig(base=str(tiny_hf), data=write_jsonl(tmp_path / "d.jsonl", rows), out=str(tmp_path / "run"),
+                       r=4, alpha=8, dropout=0.0, lr=5e-3, grad_accum=2, warmup_ratio=0.0, max_seq_len=1024,
+                       eval_every=1, save_every=1, dtype="float32", gradient_checkpointing=True, threads=1,
+                       val_fraction=0.2, **kw)
+
+
+def test_few_steps_lower_the_loss_and_write_outputs(tmp_path, tiny_hf):
+    adapter = train(tiny_config(tmp_path, tiny_hf, max_steps=8), log=lambda *a: None)
+    metrics = json.loads((adapter / "metrics.json").read_text())
+    assert metrics["final_loss"] < metrics["first_loss"]
+    vals = [h["val_loss"] for h in metrics["history"] if "val_loss" in h]
+    assert vals[-1] < vals[0]
+    assert (adapter / "adapter_model.safetensors").exists() and (adapter / "train_config.json").exists()
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 1000
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path, tiny_hf):
+    train(tiny_config(tmp_path, tiny_hf, max_steps=2), log=lambda *a: None)
+    first = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
+    said = []
+    adapter = train(tiny_config(tmp_path, tiny_hf, max_steps=4), log=said.append)
+    assert "resuming from step 2" in said
+    hist = json.loads((adapter / "metrics.json").read_text())["history"]
+    assert [h["step"] for h in hist] == [1, 2, 3, 4] and hist[:2] == first["history"]
+
+
+def test_too_short_max_seq_len_is_a_clear_error(tmp_path, tiny_hf):
+    cfg = tiny_config(tmp_path, tiny_hf, max_steps=1)
+    cfg.max_seq_len = 16
+    with pytest.raises(data.DataError, match="max_seq_len=16"):
+        train(cfg, log=lambda *a: None)
+
+
+def test_merge_gives_the_adapter_logits(tmp_path, tiny_hf):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from finetune.merge import merge_adapter
+
+    adapter = train(tiny_config(tmp_path, tiny_hf, max_steps=3), log=lambda *a: None)
+    merged_dir = merge_adapter(tiny_hf, adapter, tmp_path / "merged", dtype="float32")
+    ids = torch.tensor([[5, 17, 42, 99, 7, 3]])
+    wrapped = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_hf, dtype=torch.float32), adapter)
+    merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32)
+    base = AutoModelForCausalLM.from_pretrained(tiny_hf, dtype=torch.float32)
+    with torch.no_grad():
+        a, b, c = wrapped(ids).logits, merged(ids).logits, base(ids).logits
+    assert torch.allclose(a, b, atol=1e-4)
+    assert not torch.allclose(a, c, atol=1e-3)  # the adapter really changed the model
