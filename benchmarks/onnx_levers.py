@@ -25,14 +25,14 @@ from model.build import BuildConfig, resolve_model, stage_onnx  # noqa: E402
 from model.paths import models_dir  # noqa: E402
 
 VARIANTS: dict[str, dict] = {
-    "int4-builder-defaults": dict(precision="int4", quantize_embeddings=False, prune_lm_head=False),
-    "int4-b32": dict(precision="int4"),  # + int4 embeddings, last-token logits only
+    "int4-builder-defaults": dict(precision="int4", block_size=32, quantize_embeddings=False, prune_lm_head=False),
+    "int4-b32": dict(precision="int4", block_size=32),  # + int4 embeddings, last-token logits only
     "int4-b128": dict(precision="int4", block_size=128),
-    "int4-b32-asym": dict(precision="int4", extra_options={"is_symmetric": "false"}),
-    "int4-b32-head8": dict(precision="int4", extra_options={"matmul_mixed_precision": "last_matmul:int8"}),
+    "int4-b32-asym": dict(precision="int4", block_size=32, extra_options={"is_symmetric": "false"}),
+    "int4-b32-head8": dict(precision="int4", block_size=32, extra_options={"matmul_mixed_precision": "last_matmul:int8"}),
     "int4-b128-mixed": dict(precision="int4", block_size=128,
                             extra_options={"matmul_mixed_precision": "last_matmul:int8,mixed_layers:int8"}),
-    "int8-b32": dict(precision="int8"),
+    "int8-b32": dict(precision="int8", block_size=32),
     "int8-b128": dict(precision="int8", block_size=128),
     "int8-b256": dict(precision="int8", block_size=256),
 }

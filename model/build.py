@@ -30,7 +30,10 @@ from model.paths import (atomic_dir, check_resources, clean_stale_temps, dir_siz
 Progress = Callable[[str, float, str], None]  # (stage, fraction 0..1, message)
 
 PRECISIONS = ("int4", "int8", "fp32")
-DEFAULT_PRECISION = "int4"
+# Chosen by benchmarks/onnx_levers.py (README): INT8 with 256-blocks reproduced PyTorch's greedy output
+# token for token and read prompts fastest; INT4 with 128-blocks decodes fastest but loses accuracy.
+DEFAULT_PRECISION = "int8"
+DEFAULT_BLOCK = {"int8": 256, "int4": 128}
 
 
 @dataclass
@@ -39,7 +42,7 @@ class BuildConfig:
     precision: str = DEFAULT_PRECISION
     adapter: str | None = None  # a LoRA adapter folder, merged before export
     name: str | None = None  # output folder name; derived from base (+ adapter) when unset
-    block_size: int = 32
+    block_size: int = 0  # 0 = per precision (DEFAULT_BLOCK)
     accuracy_level: int = 4  # 4 = int8 activations (fast on VNNI/AVX-512 CPUs)
     quantize_embeddings: bool = True  # embedding table to int4/int8 too (MatMul/Gather)
     prune_lm_head: bool = True  # prefill computes logits for the last token only
@@ -56,7 +59,7 @@ def model_name(cfg: BuildConfig) -> str:
 def onnx_options(cfg: BuildConfig) -> dict:
     opts = {"hf_token": "false"}
     if cfg.precision in ("int4", "int8"):
-        opts.update(block_size=cfg.block_size, accuracy_level=cfg.accuracy_level)
+        opts.update(block_size=cfg.block_size or DEFAULT_BLOCK[cfg.precision], accuracy_level=cfg.accuracy_level)
         if cfg.quantize_embeddings:
             opts["op_types_to_quantize"] = "MatMul/Gather"
     if cfg.prune_lm_head:
