@@ -27,9 +27,15 @@ CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id)
 
 
 class History:
+    """The user's data: conversations (SQLite), Markdown exports, and the audit log, in one folder."""
+
     def __init__(self, path: str | Path):
+        from app.audit import AuditLog
+
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.exports = self.path.parent / "exports"
+        self.audit = AuditLog(self.path.parent)
         self._lock = threading.Lock()  # gradio calls from worker threads; one connection, serialised
         self.db = sqlite3.connect(self.path, check_same_thread=False)
         self.db.execute("PRAGMA foreign_keys = ON")
@@ -77,13 +83,27 @@ class History:
     def delete(self, conversation_id: int) -> None:
         with self._lock, self.db:
             self.db.execute("DELETE FROM conversations WHERE id=?", (conversation_id,))
+        (self.exports / f"medassist-conversation-{conversation_id}.md").unlink(missing_ok=True)
+        self.audit.record("delete", conversation=conversation_id)
+
+    def export(self, conversation_id: int) -> Path:
+        out = self.exports / f"medassist-conversation-{conversation_id}.md"
+        self.exports.mkdir(parents=True, exist_ok=True)
+        out.write_text(self.to_markdown(conversation_id), encoding="utf-8")
+        self.audit.record("export", conversation=conversation_id, format="markdown")
+        return out
 
     def delete_all(self) -> None:
+        """Really delete: every conversation, every export, the audit log; the database file is compacted."""
         with self._lock, self.db:
             self.db.execute("DELETE FROM messages")
             self.db.execute("DELETE FROM conversations")
         with self._lock:
             self.db.execute("VACUUM")  # so deleted text does not linger in free pages
+        if self.exports.exists():
+            for f in self.exports.iterdir():
+                f.unlink()
+        self.audit.delete()
 
     def to_markdown(self, conversation_id: int) -> str:
         lines = [f"# {self.title(conversation_id)}", "",

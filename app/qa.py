@@ -11,7 +11,6 @@ from functools import partial
 
 import gradio as gr
 
-from app.config import data_dir
 from app.history import History
 from app.i18n import EXAMPLES, t
 from app.safety import red_flags
@@ -100,6 +99,10 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
                 meta={"ttft_s": last.ttft_s, "tokens_per_s": last.tokens_per_s, "tokens": last.generated_tokens,
                       "finish": last.finish_reason, "model": service.describe()} if last else {})
     state["messages"] = messages + [{"role": "assistant", "content": answer["content"]}]
+    history.audit.record("ask", text=question, model=service.describe(), conversation=state["cid"],
+                         flags=red_flags(question), seconds=round(time.perf_counter() - started, 2),
+                         **({"ttft_s": round(last.ttft_s or 0, 3), "tokens": last.generated_tokens,
+                             "tokens_per_s": round(last.tokens_per_s, 1), "finish": last.finish_reason} if last else {}))
     yield chat, "", banner_update, stats, state
 
 
@@ -144,10 +147,7 @@ def export_conversation(history: History, cid, state: dict, lang_value: str):
     if cid is None:
         gr.Warning(t("nothing_to_export", lang_code(lang_value)))
         return gr.update(visible=False)
-    out = data_dir() / "exports" / f"medassist-conversation-{int(cid)}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(history.to_markdown(int(cid)), encoding="utf-8")
-    return gr.update(value=str(out), visible=True)
+    return gr.update(value=str(history.export(int(cid))), visible=True)
 
 
 def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radio) -> dict:

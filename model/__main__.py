@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 
@@ -108,6 +109,11 @@ def main(argv=None) -> None:
         {"build": cmd_build, "ask": cmd_ask, "list": cmd_list, "verify": cmd_verify}[args.cmd](args)
     except (bases.ModelPackageError, FileNotFoundError, ValueError, RuntimeError) as e:
         sys.exit(f"error: {e}")
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            sys.exit(f"error: the disk is full ({e.filename or models_dir()}). Nothing half-written was kept; "
+                     "free some space (or set MEDASSIST_HOME to a larger drive) and run the build again.")
+        raise
     except KeyboardInterrupt:
         sys.exit("interrupted")
 

@@ -13,6 +13,7 @@ killed build resumes where it stopped.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import resource
@@ -169,6 +170,8 @@ def stage_onnx(cfg: BuildConfig, hf: Path, out_dir: Path, progress: Progress | N
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+            if "No space left on device" in tail:
+                raise OSError(errno.ENOSPC, "No space left on device", str(out_dir))
             raise RuntimeError(f"ONNX build failed (exit {proc.returncode}):\n{tail}")
         files = {p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in sorted(tmp.iterdir())}
         peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20

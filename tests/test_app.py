@@ -1,4 +1,5 @@
 """App pieces without a browser: first-run preparation, the Q&A handler, and the UI/model boundary."""
+import json
 import subprocess
 import sys
 
@@ -46,6 +47,8 @@ def test_respond_streams_saves_redacted_history_and_flags(tmp_path):
     saved = history.messages(state["cid"])
     assert "[PHONE]" in saved[0]["content"] and "13812345678" not in saved[0]["content"]
     assert saved[1]["thinking"] == "Consider ACS."
+    (entry,) = history.audit.entries()
+    assert entry["action"] == "ask" and entry["flags"] == ["cardiac"] and "13812345678" not in json.dumps(entry)
     # Regenerate replaces the last answer instead of appending a second one.
     chat2 = run(regenerate(service, history, chat, state, 64, 0.6, 64, "English"))[0]
     assert [m["role"] for m in chat2].count("user") == 1 and len(state["messages"]) == 2

@@ -86,3 +86,40 @@ def test_config_layers_defaults_yaml_and_flags(tmp_path):
     with pytest.raises(ValueError, match="nonsense_key"):
         resolve(BuildConfig, y)
     assert model_name(BuildConfig(base="/x/My-Model/", adapter="/a/lora")) == "my-model-lora"
+
+
+def test_build_killed_mid_way_leaves_nothing_and_the_next_run_completes(tiny_hf):
+    """SIGKILL the whole build (CLI and the builder it started) while the ONNX stage is writing."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = models_dir() / "killed"
+    cmd = [sys.executable, "-m", "model", "build", "--base", str(tiny_hf), "--name", "killed", "--precision", "fp32",
+           "--no-prune-lm-head", "--json-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 60
+    while not list(folder.glob(".onnx-fp32.tmp-*")) and time.time() < deadline:
+        time.sleep(0.02)
+    assert list(folder.glob(".onnx-fp32.tmp-*")), "the build never reached the ONNX stage"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (folder / "onnx-fp32").exists()  # no half-written artifact under the real name
+    out = build(BuildConfig(base=str(tiny_hf), name="killed", precision="fp32", prune_lm_head=False),
+                progress=lambda *a: None)
+    assert verify(out) == [] and not list(folder.glob(".*.tmp-*"))
+
+
+def test_full_disk_is_a_clear_error(monkeypatch, capsys):
+    import errno
+
+    import model.__main__ as cli
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", "/x/model.onnx.data")
+
+    monkeypatch.setattr(cli, "build", full)
+    with pytest.raises(SystemExit, match="the disk is full"):
+        cli.main(["build"])

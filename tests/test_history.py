@@ -20,7 +20,25 @@ def test_roundtrip_search_export_delete(tmp_path):
     md = h.to_markdown(cid)
     assert "## Question" in md and "Likely ACS." in md and "<summary>Reasoning</summary>" in md and "[MRN]" in md
 
+    exported = h.export(cid)
+    assert exported.read_text(encoding="utf-8") == md
     h.delete(cid)
     assert h.messages(cid) == [] and [c["id"] for c in h.conversations()] == [other]
+    assert not exported.exists()
+    h.export(other)
+    h.audit.record("ask", text="Patient 13812345678 with chest pain", model="m", tokens=12)
     h.delete_all()
-    assert h.conversations() == []
+    assert h.conversations() == [] and not list(h.exports.iterdir()) and h.audit.entries() == []
+    assert b"Insomnia" not in (tmp_path / "h.sqlite").read_bytes()
+
+
+def test_audit_log_holds_no_patient_text(tmp_path):
+    h = History(tmp_path / "h.sqlite")
+    q = "Jane Doe, MRN: 123456, phone 13812345678, chest pain radiating to the arm"
+    h.audit.record("ask", text=q, model="qwen · int8 · onnx", tokens=42, ttft_s=0.9, flags=["cardiac"],
+                   note="free text is dropped")
+    h.audit.record("ask", text=q, model="m")
+    raw = h.audit.path.read_text()
+    assert "Jane" not in raw and "123456" not in raw and "chest" not in raw and "free text" not in raw
+    a, b = h.audit.entries()
+    assert a["input_sha256"] == b["input_sha256"] and a["tokens"] == 42 and a["flags"] == ["cardiac"]
