@@ -63,7 +63,7 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
     answer = {"role": "assistant", "content": ""}
     chat.append(thought)
     yield chat, "", banner_update, "", state
-    started, last_yield, last = time.perf_counter(), 0.0, None
+    started, last_yield, last, shown = time.perf_counter(), 0.0, None, False
     try:
         for c in service.stream(messages, thinking_budget=int(budget), temperature=float(temperature),
                                 max_new_tokens=int(max_len), cancel=cancel):
@@ -71,7 +71,8 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
             if c.phase == "thinking":
                 thought["content"] += c.text
             elif c.text:
-                if answer not in chat:
+                if not shown:
+                    shown = True
                     thought["metadata"] = {**thought["metadata"], "status": "done",
                                            "duration": round(time.perf_counter() - started, 1)}
                     chat.append(answer)
@@ -86,10 +87,10 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
     thought["metadata"] = {**thought["metadata"], "status": "done",
                            "duration": thought["metadata"].get("duration", round(time.perf_counter() - started, 1))}
     if not thought["content"]:
-        chat.remove(thought)
+        chat = [m for m in chat if m is not thought]
     if last and last.finish_reason == "cancelled":
         answer["content"] = (answer["content"] + " " + t("stopped", lang)).strip()
-    if answer not in chat:
+    if not shown:
         chat.append(answer)
     stats = t("stats", lang, ttft=last.ttft_s or 0.0, rate=last.tokens_per_s, n=last.generated_tokens) if last else ""
     if state["cid"] is None:
@@ -128,14 +129,14 @@ def conversation_choices(history: History, query: str = "") -> list[tuple[str, i
             for c in history.conversations(query)]
 
 
-def open_conversation(history: History, cid):
+def open_conversation(history: History, cid, lang_value: str = "English"):
     state = new_state()
     if cid is None:
         return [], state
     chat = []
     for m in history.messages(int(cid)):
         if m["thinking"]:
-            chat.append({"role": "assistant", "content": m["thinking"], "metadata": {"title": "Reasoning", "status": "done"}})
+            chat.append({"role": "assistant", "content": m["thinking"], "metadata": {"title": t("reasoning", lang_code(lang_value)), "status": "done"}})
         chat.append({"role": m["role"], "content": m["content"]})
         state["messages"].append({"role": m["role"], "content": m["content"]})
     state["cid"] = int(cid)
@@ -197,7 +198,7 @@ def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radi
     c["new_chat"].click(fn=lambda: ([], new_state(), "", gr.update(visible=False)),
                         outputs=[c["chat"], state, c["stats"], c["banner"]], queue=False)
     c["search"].change(**refresh)
-    c["open"].click(fn=lambda cid: open_conversation(history, cid), inputs=[c["conversations"]],
+    c["open"].click(fn=lambda cid, lv: open_conversation(history, cid, lv), inputs=[c["conversations"], lang_radio],
                     outputs=[c["chat"], state], queue=False)
     c["delete"].click(fn=lambda cid: history.delete(int(cid)) if cid is not None else None,
                       inputs=[c["conversations"]], queue=False).then(**refresh)

@@ -113,11 +113,19 @@ def shot(pg, name: str) -> None:
 
 
 def chat_text_length(pg) -> int:
-    return pg.evaluate("document.querySelector('#chat').innerText.length")
+    return pg.evaluate("document.querySelector('#chat').textContent.length")
 
 
 def test_question_streams_and_finishes(page, server):
     base = chat_text_length(page)
+    server["engine"].delay = 0.05  # ~5 s of streaming, so several page updates are seen even on a busy CPU
+    try:
+        _ask_and_watch(page, server, base)
+    finally:
+        server["engine"].delay = 0.02
+
+
+def _ask_and_watch(page, server, base):
     ask(page, "A 30-year-old has a fever and cough. What next?")
     page.wait_for_selector("#chat .thought-group", timeout=20000)
     lengths = []
