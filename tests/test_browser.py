@@ -67,7 +67,11 @@ def server(tiny_onnx_fp32, tmp_path_factory):
     from model.engine import load_engine
 
     cfg = AppConfig(language="en", thinking_budget=48, max_new_tokens=48, temperature=0.8)
-    engine = SlowEngine(load_engine(tiny_onnx_fp32, threads=1), delay=0.02)
+    real = load_engine(tiny_onnx_fp32, threads=1)
+    # The random tiny model often emits bytes that are not valid UTF-8, which show as nothing; render each
+    # token id as a visible word instead, so streaming can be seen. Generation itself is the real model's.
+    real.decode = lambda ids: "".join(f" w{i}" for i in ids)
+    engine = SlowEngine(real, delay=0.02)
     history = History(cfg.history_path)
     demo = build_ui(ModelService(cfg, engine=engine), history, cfg)
     demo.queue(default_concurrency_limit=1)
