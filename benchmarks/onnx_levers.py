@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from model import bases  # noqa: E402
 from model.build import BuildConfig, resolve_model, stage_onnx  # noqa: E402
-from model.paths import models_dir  # noqa: E402
+from model.paths import models_dir, shared_data  # noqa: E402
 
 VARIANTS: dict[str, dict] = {
     "int4-builder-defaults": dict(precision="int4", block_size=32, quantize_embeddings=False, prune_lm_head=False),
@@ -36,7 +35,7 @@ VARIANTS: dict[str, dict] = {
     "int8-b128": dict(precision="int8", block_size=128),
     "int8-b256": dict(precision="int8", block_size=256),
 }
-SHARED_EVAL = Path(os.environ.get("MEDASSIST_SHARED", ROOT.parent / "shared" / "data")) / "eval" / "medmcqa_dev.jsonl"
+SHARED_EVAL = shared_data() / "eval" / "medmcqa_dev.jsonl"
 
 
 def variant_dir(base: str, name: str) -> Path:

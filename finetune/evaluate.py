@@ -83,22 +83,12 @@ def extract_letter(text: str, n_choices: int, choices: list[str] | None = None) 
 
 
 def letter_ids(engine, n: int) -> list[int]:
-    ids = []
-    for letter in LETTERS[:n]:
-        enc = engine.encode(letter)
-        ids.append(enc[0])
-    return ids
+    return [engine.encode(letter)[0] for letter in LETTERS[:n]]
 
 
 def last_logits(engine, ids: list[int]) -> np.ndarray:
     s = engine.start(ids, temperature=0, top_p=1, max_length=len(ids) + 2, seed=0)
-    if hasattr(s, "logits"):  # ONNX: the prompt was already run by append_tokens
-        return np.asarray(s.logits(), dtype=np.float32).reshape(-1)
-    import torch
-
-    with torch.inference_mode():
-        out = s.model(input_ids=torch.tensor([ids]), logits_to_keep=1)
-    return out.logits[0, -1].float().numpy()
+    return np.asarray(s.logits(), dtype=np.float32).reshape(-1)
 
 
 def score_loglik(engine, item: dict) -> dict:
@@ -116,9 +106,10 @@ def score_generate(engine, item: dict, budget: int, max_new_tokens: int) -> dict
     msgs = [{"role": "user", "content": P.mcq_prompt(item["question"], item["choices"])}]
     r = engine.generate(msgs, thinking_budget=budget, max_new_tokens=max_new_tokens, temperature=0)
     pred = extract_letter(r.answer, len(item["choices"]), item["choices"])
-    closed = bool(r.thinking) and r.generated_tokens > 0 and len(engine.encode(r.thinking)) < budget
-    return {"pred": pred, "answer_text": r.answer[-400:], "reasoning_tokens": len(engine.encode(r.thinking)),
-            "compliant": closed and pred is not None, "seconds": None}
+    n_reasoning = len(engine.encode(r.thinking))
+    closed = bool(r.thinking) and n_reasoning < budget  # the model closed its reasoning before the budget did
+    return {"pred": pred, "answer_text": r.answer[-400:], "reasoning_tokens": n_reasoning,
+            "compliant": closed and pred is not None}
 
 
 def evaluate(engine, items: list[dict], mode: str = "loglik", budget: int = 512, max_new_tokens: int = 256,

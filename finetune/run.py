@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from finetune.train import TrainConfig, train
 from model.config import add_flags, resolve
+from model.paths import shared_data
 
-SHARED_EVAL = Path(os.environ.get("MEDASSIST_SHARED", Path(__file__).resolve().parents[2] / "shared" / "data")) / "eval"
+SHARED_EVAL = shared_data() / "eval"
 
 
 def main(argv=None) -> None:

@@ -13,7 +13,7 @@ import json
 import sys
 
 from model import bases
-from model.build import BuildConfig, build, resolve_model, verify
+from model.build import BuildConfig, build, verify
 from model.config import add_flags, resolve
 from model.paths import models_dir
 

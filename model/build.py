@@ -151,8 +151,8 @@ def stage_onnx(cfg: BuildConfig, hf: Path, out_dir: Path, progress: Progress | N
     opts = onnx_options(cfg)
     record = dest / "build.json"
     source = json.loads((hf / "stage.json").read_text()) if (hf / "stage.json").exists() else {}
-    if record.exists() and json.loads(record.read_text()).get("options") == opts and \
-            json.loads(record.read_text()).get("source_stage") == source:
+    previous = json.loads(record.read_text()) if record.exists() else {}
+    if previous.get("options") == opts and previous.get("source_stage") == source:
         damaged = verify(dest)  # sha256 of every file: a few seconds, and a damaged cache is rebuilt
         if not damaged:
             return dest

@@ -24,6 +24,12 @@ def models_dir() -> Path:
     return home() / "models"
 
 
+def shared_data() -> Path:
+    """The shared data beside the repo (../shared/data), or MEDASSIST_SHARED; callers skip where it is absent."""
+    default = Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(os.environ.get("MEDASSIST_SHARED", default)).expanduser()
+
+
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

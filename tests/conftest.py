@@ -12,7 +12,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Shared data beside the repo (../shared/data); tests that use it skip cleanly where it is absent.
-SHARED = Path(os.environ.get("MEDASSIST_SHARED", ROOT.parent / "shared" / "data"))
+from model.paths import shared_data  # noqa: E402
+
+SHARED = shared_data()
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import threading
 import time
 from pathlib import Path
 

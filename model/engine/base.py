@@ -49,6 +49,7 @@ class Session(Protocol):
     def next(self) -> int: ...  # sample one token (it becomes part of the sequence)
     def append(self, ids: list[int]) -> None: ...  # force tokens into the sequence
     def drop_last(self) -> None: ...  # take back the token next() just returned
+    def logits(self): ...  # next-token logits after the sequence so far (for scoring)
 
 
 @dataclass

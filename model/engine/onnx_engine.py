@@ -39,7 +39,8 @@ class OnnxSession:
         self.g.rewind_to(self.g.token_count() - 1)
 
     def logits(self):
-        return self.g.get_logits()
+        """Next-token logits after the sequence so far (append_tokens already ran the prompt)."""
+        return self.g.get_logits().reshape(-1)
 
 
 class OnnxEngine(Engine):

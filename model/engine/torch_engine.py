@@ -54,6 +54,16 @@ class TorchSession:
     def append(self, ids: list[int]) -> None:
         self.pending = self.pending + list(ids)
 
+    def logits(self):
+        """Next-token logits after the sequence so far (runs any pending tokens; samples nothing)."""
+        import torch
+
+        with torch.inference_mode():
+            out = self.model(input_ids=torch.tensor([self.pending]), past_key_values=self.cache, use_cache=True,
+                             logits_to_keep=1)
+        self.pending = []
+        return out.logits[0, -1].float().numpy()
+
     def drop_last(self) -> None:
         self.pending = self.pending[:-1]  # not yet fed to the model, so nothing to undo in the cache
 
