@@ -41,7 +41,7 @@ def main(argv=None) -> None:
         webbrowser.open(url)  # the page shows the model's progress until it is ready
     demo.launch(server_name=cfg.host, server_port=cfg.port, share=False, inbrowser=False, show_error=False,
                 auth=("medassist", cfg.password) if cfg.password else None, theme=THEME, css=CSS,
-                footer_links=[], quiet=True)
+                footer_links=[], quiet=True, max_file_size=f"{cfg.max_pdf_mb}mb")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ class AppConfig:
     thinking_budget: int = 512
     max_new_tokens: int = 768
     temperature: float = 0.6
+    max_pdf_mb: float = 50  # larger uploads are refused by the server before they are read whole
+    max_pdf_pages: int = 100
+    embedder: str = "bundled:all-MiniLM-L6-v2"  # retrieval model (model/embed.py); a folder or hub id also works
 
     @property
     def history_path(self) -> Path:

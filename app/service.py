@@ -27,8 +27,8 @@ class Status:
 
 
 class ModelService:
-    def __init__(self, cfg: AppConfig, engine=None):
-        self.cfg, self.engine = cfg, engine
+    def __init__(self, cfg: AppConfig, engine=None, embedder=None):
+        self.cfg, self.engine, self._embedder = cfg, engine, embedder
         self.status = Status("ready") if engine else Status()
         self._thread: threading.Thread | None = None
 
@@ -107,6 +107,17 @@ class ModelService:
         if not self.ready:
             raise RuntimeError("The model is not ready yet.")
         return self.engine.stream(messages, **kw)
+
+    def prompt_room(self, messages: list[dict], **kw) -> int:
+        return self.engine.prompt_room(messages, **kw)
+
+    def embedder(self):
+        """The sentence embedder for retrieval, loaded on first use (~2 s)."""
+        if self._embedder is None:
+            from model.embed import load_embedder
+
+            self._embedder = load_embedder(self.cfg.embedder)
+        return self._embedder
 
     def describe(self) -> str:
         if not self.engine:

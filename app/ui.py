@@ -11,7 +11,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline by design:
 
 import gradio as gr  # noqa: E402
 
-from app import qa  # noqa: E402
+from app import literature, qa  # noqa: E402
 from app.config import AppConfig, data_dir  # noqa: E402
 from app.history import History  # noqa: E402
 from app.i18n import t  # noqa: E402
@@ -21,6 +21,13 @@ CSS = """
 .emergency { background: #fdecea; border: 2px solid #c62828; border-radius: 8px; padding: 8px 12px; }
 .notice { background: #fff8e1; border-left: 4px solid #f9a825; padding: 6px 12px; border-radius: 4px; }
 #status { min-height: 1.5em; }
+.paper-view button.cite { border: 1px solid #90caf9; background: #e3f2fd; border-radius: 4px; padding: 0 4px;
+  font-size: 0.85em; cursor: pointer; margin-left: 2px; }
+.paper-view .cite-source { background: #f5f5f5; border-left: 4px solid #1e88e5; padding: 8px 12px; margin-top: 8px;
+  max-height: 320px; overflow-y: auto; }
+.paper-view .cite-source .hit { background: #fff59d; }
+.paper-view .partial { color: #777; white-space: pre-wrap; }
+.paper-view .meta { color: #666; font-size: 0.9em; }
 """
 
 
@@ -49,7 +56,7 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
             with gr.Tab(t("tab.qa", lang), id="qa") as tab_qa:
                 q = qa.build_tab(service, history, cfg, lang, lang_radio)
             with gr.Tab(t("tab.lit", lang), id="lit") as tab_lit:
-                lit_note = gr.Markdown(t("coming", lang))
+                lit = literature.build_tab(service, history, cfg, lang, lang_radio)
             with gr.Tab(t("tab.outline", lang), id="outline") as tab_outline:
                 outline_note = gr.Markdown(t("coming", lang))
             with gr.Tab(t("tab.settings", lang), id="settings") as tab_settings:
@@ -73,21 +80,25 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
                     q["temperature"]: "temperature", q["max_len"]: "max_len", q["search"]: "search",
                     q["conversations"]: "conversations", q["controls"]: "controls", q["history"]: "history",
                     q["file"]: "download", lang_radio: "language", tab_qa: "tab.qa", tab_lit: "tab.lit",
-                    tab_outline: "tab.outline", tab_settings: "tab.settings"}
+                    tab_outline: "tab.outline", tab_settings: "tab.settings", lit["file"]: "lit.upload",
+                    lit["out_lang"]: "lit.summary_lang", lit["question"]: "lit.ask",
+                    lit["md"]: "lit.download_md", lit["json"]: "lit.download_json"}
         buttons = {q["send"]: "send", q["stop"]: "stop", q["new_chat"]: "new_chat", q["regenerate"]: "regenerate",
-                   q["open"]: "open", q["delete"]: "delete", q["export"]: "export", delete_all: "delete_all"}
+                   q["open"]: "open", q["delete"]: "delete", q["export"]: "export", delete_all: "delete_all",
+                   lit["run"]: "lit.summarise", lit["stop"]: "stop", lit["ask"]: "lit.ask_button"}
 
         def switch(lv):
             lg = qa.lang_code(lv)
             ups = [gr.update(label=t(k, lg)) for k in labelled.values()]
             ups += [gr.update(value=t(k, lg)) for k in buttons.values()]
-            ups += [f"## {t('title', lg)}\n{t('subtitle', lg)}", t("notice", lg), t("coming", lg), t("coming", lg),
-                    about_markdown(lg), status_markdown(service, lg), gr.update(placeholder=t("placeholder", lg))]
+            ups += [f"## {t('title', lg)}\n{t('subtitle', lg)}", t("notice", lg), t("coming", lg),
+                    about_markdown(lg), status_markdown(service, lg), gr.update(placeholder=t("placeholder", lg)),
+                    gr.update(placeholder=t("lit.ask_placeholder", lg))]
             return ups
 
         lang_radio.change(switch, inputs=[lang_radio], queue=False,
-                          outputs=[*labelled, *buttons, title, notice, lit_note, outline_note, about, status,
-                                   q["question"]])
+                          outputs=[*labelled, *buttons, title, notice, outline_note, about, status,
+                                   q["question"], lit["question"]])
     return demo
 
 

@@ -1,7 +1,11 @@
-"""A scripted engine for testing the generation loop: one token per character, output chosen by the test."""
+"""Test doubles: a scripted engine (one token per character, output chosen by the test) and a hashing embedder."""
 from __future__ import annotations
 
+import re
 import time
+import zlib
+
+import numpy as np
 
 from model.engine.base import Engine, EngineInfo
 
@@ -30,7 +34,7 @@ class ScriptedSession:
 
 
 class ScriptedEngine(Engine):
-    """Replies with `script`; records the prompt it was given and the tokens forced into it."""
+    """Replies with `script` (a string, or a function of the prompt text); records prompts and forced tokens."""
 
     def __init__(self, script: str, delay: float = 0.0, after_force: str | None = None):
         super().__init__()
@@ -49,6 +53,20 @@ class ScriptedEngine(Engine):
 
     def start(self, prompt_ids, *, temperature, top_p, max_length, seed):
         self.last_prompt = self.decode(prompt_ids)
-        self.sessions.append(ScriptedSession(self.script, self.delay))
+        self.prompts = getattr(self, "prompts", []) + [self.last_prompt]
+        script = self.script(self.last_prompt) if callable(self.script) else self.script
+        self.sessions.append(ScriptedSession(script, self.delay))
         self.sessions[-1].after_force = self.after_force
         return self.sessions[-1]
+
+
+class HashEmbedder:
+    """Bag of words hashed into 512 dimensions: texts sharing words are similar; deterministic, instant."""
+
+    def encode(self, texts):
+        out = np.zeros((len(texts), 512), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in re.findall(r"[a-z\u4e00-\u9fff]{3,}|\d+", t.lower()):
+                out[i, zlib.crc32(w.encode()) % 512] += 1.0
+        n = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(n == 0, 1, n)

@@ -217,8 +217,8 @@ def test_two_users_at_once_both_get_answers(browser, server):
         pg.context.close()
 
 
-def test_no_connection_leaves_this_computer(page, server, monkeypatch):
-    """While the server answers a question, no socket connects anywhere but loopback."""
+def test_no_connection_leaves_this_computer(page, server, monkeypatch, tmp_path):
+    """While the server answers a question and summarises a PDF, no socket connects anywhere but loopback."""
     attempts = []
     real_connect = socket.socket.connect
 
@@ -232,5 +232,58 @@ def test_no_connection_leaves_this_computer(page, server, monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", guarded)
     ask(page, "What is the first-line treatment for hypertension?")
     page.wait_for_selector("#stats:has-text('tokens/s')", timeout=30000)
+    from tests.pdfs import two_column_paper
+
+    server["engine"].delay = 0.0
+    try:
+        summarise_in_page(page, server, two_column_paper(tmp_path / "egress.pdf"))
+    finally:
+        server["engine"].delay = 0.02
     assert attempts == []
     assert all(u.startswith(server["url"]) for u in page.requests)
+
+
+def summarise_in_page(page, server, pdf) -> None:
+    page.get_by_role("tab", name="Literature").click()
+    page.set_input_files("#lit-file input[type=file]", str(pdf))
+    page.wait_for_selector("#lit-status:has-text('pages read')", timeout=60000)
+    page.click("#lit-run")
+    try:
+        page.wait_for_selector("#lit-status:has-text('Done')", timeout=120000)
+    except Exception:
+        shot(page, "literature-timeout")
+        raise AssertionError(f"no summary; status: {page.locator('#lit-status').inner_text()!r}") from None
+
+
+def test_literature_summary_citation_click_and_download(page, server, tmp_path):
+    from tests.pdfs import two_column_paper
+
+    server["engine"].delay = 0.0
+    try:
+        summarise_in_page(page, server, two_column_paper(tmp_path / "paper.pdf"))
+    finally:
+        server["engine"].delay = 0.02
+    for name in ("Background", "Methods", "Results", "Conclusions", "Limitations"):
+        assert page.locator(f"#lit-summary h4:has-text('{name}')").count() == 1
+    source = page.locator("#lit-summary .cite-source")
+    assert not source.is_visible()
+    cite = page.locator("#lit-summary button.cite").first
+    cited_page = cite.get_attribute("data-page")
+    cite.click()
+    source.wait_for(state="visible", timeout=5000)
+    assert source.inner_text().startswith(f"p. {cited_page}") and len(source.inner_text()) > 100
+    assert page.locator("#lit-summary .cite-source .hit").count() == 1  # the supporting passage is highlighted
+    shot(page, "literature-summary")
+    with page.expect_download() as dl:
+        page.click("#lit-md")
+    text = Path(dl.value.path()).read_text(encoding="utf-8")
+    assert text.startswith("# Nurse-led follow-up") and "## Results" in text
+
+
+def test_wrong_file_type_gets_a_message(page, tmp_path):
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4 this is not really a pdf" * 20)
+    page.get_by_role("tab", name="Literature").click()
+    page.set_input_files("#lit-file input[type=file]", str(bad))
+    page.wait_for_selector("#lit-status:has-text('⚠️')", timeout=30000)
+    assert "damaged" in page.locator("#lit-status").inner_text()

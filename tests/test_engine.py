@@ -123,6 +123,25 @@ def test_onnx_stream_end_to_end(tiny_onnx_fp32):
     assert last.prompt_tokens > 10 and last.generated_tokens > 0 and last.ttft_s > 0
 
 
+def test_generation_stops_when_the_context_is_full(tiny_onnx_fp32):
+    """A prompt that leaves less room than max_new_tokens ends with "length", never a runtime error."""
+    from model.engine import load_engine
+
+    eng = load_engine(tiny_onnx_fp32, threads=1)
+    words = " ".join(f"word{i}" for i in range(2000))
+
+    def msgs(n):
+        return [{"role": "user", "content": words[:n]}]
+    lo, hi = 0, len(words)  # the longest prompt that still fits the tiny model's 1024-token context
+    while hi - lo > 8:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if eng.prompt_room(msgs(mid), think=False) >= 20 else (lo, mid)
+    msgs = msgs(lo)
+    assert eng.prompt_room(msgs, think=False, max_new_tokens=200) < 0
+    last = list(eng.stream(msgs, thinking_budget=0, max_new_tokens=200, temperature=0.0))[-1]
+    assert last.finish_reason == "length" and last.prompt_tokens + last.generated_tokens <= eng.context_length
+
+
 def test_bad_model_path_is_a_clear_error(tmp_path):
     from model.engine import load_engine
 

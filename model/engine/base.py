@@ -135,6 +135,12 @@ class Engine(ABC):
     def context_length(self) -> int:
         return 32768
 
+    def prompt_room(self, messages: list[dict], *, system: str | None = P.SYSTEM_PROMPT, think: bool = True,
+                    max_new_tokens: int = 0) -> int:
+        """Tokens left in the context after this prompt and max_new_tokens; negative when it does not fit."""
+        return self.context_length - len(self.encode(self.render(messages, system=system, think=think))) \
+            - max_new_tokens - 16
+
     def cancel(self) -> None:
         """Stop the generation in progress (safe to call from another thread)."""
         self._cancel.set()
@@ -174,9 +180,13 @@ class Engine(ABC):
                 if text:
                     yield chunk(text, phase)
 
+        n_forced = 0
         while finish is None:
             if self._cancel.is_set() or (cancel is not None and cancel.is_set()):
                 finish = "cancelled"
+                break
+            if len(prompt_ids) + n_gen + n_forced >= max_length:  # the context is full
+                finish = "length"
                 break
             tok = session.next()
             n_gen += 1
@@ -199,6 +209,7 @@ class Engine(ABC):
                 # Budget spent (or the model stopped): close the think block; the model goes on with its answer.
                 forced = self.encode(P.FORCE_CLOSE)
                 session.append(forced)
+                n_forced += len(forced)
                 pieces += parser.feed(decoder.force(forced, P.FORCE_CLOSE))
             yield from emit(pieces)
             if stops.done:

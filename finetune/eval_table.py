@@ -1,0 +1,96 @@
+"""The evaluation table for the model card: base vs fine-tuned, bf16 vs ONNX INT8 vs INT4, on each exam.
+
+    python -m finetune.eval_table                       # every row below, resumable (finished cells are kept)
+    python -m finetune.eval_table --only ft-int8 base-int8 --limit medmcqa=100
+
+Each cell runs finetune.evaluate on one model and one exam (../shared/data/eval, or MEDASSIST_SHARED)
+and keeps its per-item JSONL and summary in runs/eval_table/. The table is printed and written to
+benchmarks/results/eval_table.json; copy it into assets/adapter/README.md and the README.
+Models are the ones `python -m model build` makes (add `--precision int4` for the INT4 rows); a missing
+model is reported and skipped, never built here, so this script never starts an 18 GB job by surprise.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from finetune.evaluate import evaluate, load_items  # noqa: E402
+from model.paths import models_dir, shared_data  # noqa: E402
+
+BASE = "qwen2.5-coder-1.5b"
+FT = f"{BASE}-medassist"
+# row name -> (engine backend, model folder under the model cache)
+MODELS = {
+    "base-int8": ("onnx", f"{BASE}/onnx-int8"),
+    "ft-int8": ("onnx", f"{FT}/onnx-int8"),
+    "ft-int4": ("onnx", f"{FT}/onnx-int4"),
+    "ft-bf16": ("torch", f"{FT}/hf-merged"),
+    "base-bf16": ("torch", f"{BASE}/hf"),
+    "base-int4": ("onnx", f"{BASE}/onnx-int4"),
+}
+# exam -> (file under eval/, default item count). PubMedQA items carry a ~400-token abstract, so fewer.
+EXAMS = {"medmcqa": ("medmcqa_dev.jsonl", 500), "pubmedqa": ("pubmedqa_test.jsonl", 150),
+         "mmlu-medical": ("mmlu_medical.jsonl", 250)}
+OUT = ROOT / "runs" / "eval_table"
+
+
+def run_cell(model: str, exam: str, limit: int, mode: str, threads: int | None) -> dict | None:
+    from model.engine import load_engine
+
+    tag = f"{model}.{exam}.{mode}.{limit}"
+    summary_path = OUT / f"{tag}.summary.json"
+    if summary_path.exists():
+        return json.loads(summary_path.read_text())
+    backend, folder = MODELS[model]
+    path = models_dir() / folder
+    if not path.exists():
+        print(f"skip {model}: {path} not built", flush=True)
+        return None
+    items = load_items(shared_data() / "eval" / EXAMS[exam][0], limit)
+    engine = load_engine(str(path), backend=backend, threads=threads)
+    print(f"== {tag}", flush=True)
+    summary = evaluate(engine, items, mode, budget=512, max_new_tokens=256, out=OUT / f"{tag}.jsonl")
+    summary.update(model=model, exam=exam)
+    summary_path.write_text(json.dumps(summary, indent=2, default=str))
+    del engine
+    return summary
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", default=list(MODELS), choices=list(MODELS))
+    ap.add_argument("--exams", nargs="*", default=list(EXAMS), choices=list(EXAMS))
+    ap.add_argument("--limit", nargs="*", default=[], help="exam=N overrides, e.g. medmcqa=100")
+    ap.add_argument("--mode", choices=["loglik", "generate"], default="loglik")
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args(argv)
+    if not (shared_data() / "eval").exists():
+        sys.exit(f"error: no exams at {shared_data() / 'eval'} (set MEDASSIST_SHARED)")
+    limits = {k: n for k, (_, n) in EXAMS.items()} | {k: int(v) for k, v in (x.split("=") for x in args.limit)}
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for model in args.only:
+        for exam in args.exams:
+            s = run_cell(model, exam, limits[exam], args.mode, args.threads)
+            if s:
+                rows.append(s)
+    res = ROOT / "benchmarks" / "results" / f"eval_table{'' if args.mode == 'loglik' else '_' + args.mode}.json"
+    res.write_text(json.dumps(rows, indent=2, default=str))
+    print(f"\n| model | exam | n | accuracy (95% CI) | s/item |" + (" compliance | reasoning tokens |" if args.mode == "generate" else ""))
+    print("|---|---|---|---|---|" + ("---|---|" if args.mode == "generate" else ""))
+    for s in rows:
+        lo, hi = s["ci95"]
+        line = f"| {s['model']} | {s['exam']} | {s['n']} | {s['accuracy']:.1%} ({lo:.1%}–{hi:.1%}) | {s['seconds_per_item']:.2f} |"
+        if args.mode == "generate":
+            line += f" {s['format_compliance']:.0%} | {s['mean_reasoning_tokens']:.0f} |"
+        print(line)
+    print(f"wrote {res}")
+
+
+if __name__ == "__main__":
+    main()

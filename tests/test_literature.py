@@ -1,0 +1,136 @@
+"""The Literature tab's handlers, driven without a browser: summary, errors, exports, history, ask-this-paper."""
+import json
+import re
+
+import pymupdf
+import pytest
+
+from app import literature as L
+from app.config import AppConfig
+from app.history import History
+from app.service import ModelService
+from tests.fake import HashEmbedder, ScriptedEngine
+from tests.pdfs import two_column_paper
+
+
+def reply(prompt: str) -> str:
+    if "Question:" in prompt:
+        return "Readmissions fell from 41 to 18 [p. 2], and 99 patients died [p. 2]."
+    return "- Readmissions fell from 41 to 18 of 120 patients (MRN: 12345678) [p. 2].\n- It saved 77 lives [p. 2].\n"
+
+
+@pytest.fixture
+def env(tmp_path):
+    cfg = AppConfig(language="en")
+    service = ModelService(cfg, engine=ScriptedEngine(reply), embedder=HashEmbedder())
+    return cfg, service, History(tmp_path / "data" / "h.sqlite")
+
+
+def summarise(env, path, lang="English"):
+    cfg, service, history = env
+    state = L.new_state()
+    outs = list(L.run_summary(service, history, cfg, str(path) if path else None, lang, "English", state, progress=lambda *a, **k: None))
+    return outs, state
+
+
+def test_summary_end_to_end(env, tmp_path):
+    cfg, service, history = env
+    # A case report may carry an identifier; the model may repeat it; nothing written to disk keeps it.
+    outs, state = summarise(env, two_column_paper(tmp_path / "paper.pdf", injected=" Patient MRN: 12345678."))
+    status, html, md, js, _ = outs[-1]
+    assert status.startswith("✅")
+    assert len(outs) > 6  # progress and partial results were streamed
+    assert html.count('class="cite"') >= 5 and '<template data-page="2">' in html
+    assert "Readmissions fell from 41 to 18" in html and "77 lives" in html  # shown struck through, as removed
+    assert "<s>It saved 77 lives.</s>" in html
+    md_text = open(md["value"], encoding="utf-8").read()
+    data = json.loads(open(js["value"], encoding="utf-8").read())
+    assert "## Results" in md_text and "[MRN]" in md_text and "12345678" not in md_text  # exports are redacted
+    assert data["dropped"] and all(b["pages"] for bs in data["fields"].values() for b in bs)
+    conv = history.conversations()[0]
+    assert conv["title"].startswith("📄 Nurse-led follow-up")
+    stored = history.messages(conv["id"])[-1]["content"]
+    assert "## Background" in stored and "12345678" not in stored
+    entry = [e for e in history.audit.entries() if e["action"] == "summarize"][0]
+    assert entry["pages"] == 2 and "Readmissions" not in json.dumps(entry)  # a hash, not the paper
+
+
+def test_summary_in_chinese(env, tmp_path):
+    outs, _ = summarise(env, two_column_paper(tmp_path / "paper.pdf"), lang="中文")
+    assert "<h4>背景</h4>" in outs[-1][1]
+
+
+def write(folder, name, data: bytes):
+    (folder / name).write_bytes(data)
+    return folder / name
+
+
+@pytest.mark.parametrize("make,expect", [
+    (lambda p: None, "Upload a PDF first"),
+    (lambda p: write(p, "notes.txt", b"hello"), "is not a PDF"),
+    (lambda p: write(p, "empty.pdf", b""), "empty"),
+    (lambda p: write(p, "junk.pdf", b"%PDF-1.4 garbage " * 10), "damaged"),
+])
+def test_bad_uploads_get_a_clear_message(env, tmp_path, make, expect):
+    outs, state = summarise(env, make(tmp_path))
+    status = outs[-1][0]
+    assert status.startswith("⚠️") and expect.lower() in status.lower() and "Traceback" not in status
+    assert state["index"] is None
+
+
+def test_encrypted_pdf(env, tmp_path):
+    doc = pymupdf.open(two_column_paper(tmp_path / "p.pdf"))
+    doc.save(tmp_path / "locked.pdf", encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="secret", owner_pw="o")
+    status = summarise(env, tmp_path / "locked.pdf")[0][-1][0]
+    assert status.startswith("⚠️") and "password" in status.lower()
+
+
+def test_oversized_upload_refused_before_reading(env, tmp_path, monkeypatch):
+    cfg, service, history = env
+    cfg.max_pdf_mb = 0.001
+    monkeypatch.setattr(L, "read_pdf", lambda *a, **k: pytest.fail("an oversized file must not be read"))
+    status = summarise(env, two_column_paper(tmp_path / "big.pdf"))[0][-1][0]
+    assert "limit is 0.001 MB" in status
+
+
+def test_model_not_ready(tmp_path):
+    cfg = AppConfig(language="en")
+    env = (cfg, ModelService(cfg, embedder=HashEmbedder()), History(tmp_path / "h.sqlite"))
+    status = summarise(env, two_column_paper(tmp_path / "p.pdf"))[0][-1][0]
+    assert "still being prepared" in status
+
+
+def test_stop_keeps_what_was_written(env, tmp_path):
+    cfg, service, history = env
+    state = L.new_state()
+    outs = []
+    for out in L.run_summary(service, history, cfg, str(two_column_paper(tmp_path / "p.pdf")), "English", "English",
+                             state, progress=lambda *a, **k: None):
+        outs.append(out)
+        if "Methods" in str(out[0]):  # the user presses Stop while the second field is written
+            state["cancel"].set()
+    status, html = outs[-1][0], outs[-1][1]
+    assert status.startswith("Stopped") and "<h4>Background</h4>" in html
+    assert "<h4>Results</h4>" not in html
+
+
+def test_ask_this_paper(env, tmp_path):
+    cfg, service, history = env
+    state = L.new_state()
+    first = list(L.ask_paper(service, history, "How many?", "English", "English", state))
+    assert "Upload a paper first" in first[-1][0]
+    status, state = L.load_paper(service, cfg, str(two_column_paper(tmp_path / "p.pdf")), "English", state)
+    assert "2 pages read" in status
+    html, box = list(L.ask_paper(service, history, "How many readmissions?", "English", "English", state))[-1]
+    assert box == "" and re.search(r'<button class="cite" data-page="2"', html)
+    assert "not in the paper" in html and "99" in html  # a number the paper does not contain is flagged
+    prompt = service.engine.prompts[-1]
+    assert "Question: How many readmissions?" in prompt and "[p. 2]" in prompt
+
+
+def test_citation_to_a_page_that_does_not_exist_is_plain_text(env, tmp_path):
+    cfg, service, _ = env
+    _, state = L.load_paper(service, cfg, str(two_column_paper(tmp_path / "p.pdf")), "English", L.new_state())
+    html = L.render_answer(state["index"], "Claim [p. 40]. Other <b>claim</b> [p. 1].")
+    assert 'data-page="40"' not in html and "[p. 40]" in html and 'data-page="1"' in html
+    assert "&lt;b&gt;" in html  # model text is escaped, never raw HTML
