@@ -13,6 +13,7 @@ max_new_tokens caps answer tokens.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -109,6 +110,14 @@ class StopFilter:
     def flush(self) -> str:
         out, self.held = self.held, ""
         return "" if self.done else out
+
+
+def default_threads() -> int:
+    """The cores this process may use (a container's CPU quota shows in its affinity mask)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
 
 
 class Engine(ABC):
