@@ -46,6 +46,7 @@ class AppConfig:
     temperature: float = 0.6
     max_pdf_mb: float = 50  # larger uploads are refused by the server before they are read whole
     max_pdf_pages: int = 100
+    pdf_timeout_s: float = 60  # a PDF that takes longer to read is reported as damaged
     embedder: str = "bundled:all-MiniLM-L6-v2"  # retrieval model (model/embed.py); a folder or hub id also works
 
     @property

@@ -22,7 +22,7 @@ from app.factcheck import CITE, NumberGuard, cited_pages
 from app.history import History
 from app.i18n import t
 from app.paperindex import PaperIndex
-from app.pdfread import PdfError, read_pdf
+from app.pdfread import PdfError, read_pdf_isolated
 from app.safety import redact
 from app.service import ModelService
 from app.summarize import SummaryConfig, fit_passages, summarize, to_markdown
@@ -129,7 +129,8 @@ def load_paper(service: ModelService, cfg, path, ui_lang: str, state: dict) -> t
     state.update(index=None, summary=None, name="", path=None, cid=None)
     try:
         path = check_upload(path, cfg, lang)
-        paper = read_pdf(path, max_pages=cfg.max_pdf_pages, max_mb=cfg.max_pdf_mb)
+        paper = read_pdf_isolated(path, max_pages=cfg.max_pdf_pages, max_mb=cfg.max_pdf_mb,
+                                  timeout=cfg.pdf_timeout_s)
         index = PaperIndex.build(paper, service.embedder())
     except PdfError as e:
         return "⚠️ " + str(e), state

@@ -297,6 +297,44 @@ def read_pdf(source, *, max_pages: int = MAX_PAGES, max_mb: float = MAX_MB) -> P
                  references=split_references(refs_lines), abstract=abstract, skipped_pages=skipped)
 
 
+def _child(conn, source, limits) -> None:
+    try:
+        conn.send(("ok", read_pdf(source, **limits)))
+    except PdfError as e:
+        conn.send(("error", str(e)))
+    except Exception as e:  # a parser bug is still only "this PDF cannot be read"
+        conn.send(("error", f"The PDF is damaged and cannot be read ({type(e).__name__})."))
+    finally:
+        conn.close()
+
+
+def read_pdf_isolated(source, *, timeout: float = 60, max_pages: int = MAX_PAGES, max_mb: float = MAX_MB) -> Paper:
+    """read_pdf in a child process, so a PDF that hangs or crashes the parser cannot take the app down.
+    Costs ~0.5 s to start the child; the app uses this for uploads, tests and scripts use read_pdf."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")  # not fork: the app has threads (gradio, the model)
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(child, str(source) if isinstance(source, Path) else source,
+                                            {"max_pages": max_pages, "max_mb": max_mb}), daemon=True)
+    proc.start()
+    child.close()
+    try:
+        if not parent.poll(timeout):
+            raise PdfError(f"Reading this PDF took longer than {timeout:g} s; it may be damaged.")
+        status, value = parent.recv()
+    except EOFError:  # the child died without answering (a crash inside the PDF library)
+        raise PdfError("The PDF is damaged: it crashed the PDF reader.") from None
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+        parent.close()
+    if status == "error":
+        raise PdfError(value)
+    return value
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)

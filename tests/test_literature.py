@@ -88,7 +88,7 @@ def test_encrypted_pdf(env, tmp_path):
 def test_oversized_upload_refused_before_reading(env, tmp_path, monkeypatch):
     cfg, service, history = env
     cfg.max_pdf_mb = 0.001
-    monkeypatch.setattr(L, "read_pdf", lambda *a, **k: pytest.fail("an oversized file must not be read"))
+    monkeypatch.setattr(L, "read_pdf_isolated", lambda *a, **k: pytest.fail("an oversized file must not be read"))
     status = summarise(env, two_column_paper(tmp_path / "big.pdf"))[0][-1][0]
     assert "limit is 0.001 MB" in status
 
