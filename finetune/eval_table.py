@@ -2,6 +2,7 @@
 
     python -m finetune.eval_table                       # every row below, resumable (finished cells are kept)
     python -m finetune.eval_table --only ft-int8 base-int8 --limit medmcqa=100
+    python -m finetune.eval_table --report --limit pubmedqa=100    # print what is measured so far
 
 Each cell runs finetune.evaluate on one model and one exam (../shared/data/eval, or MEDASSIST_SHARED)
 and keeps its per-item JSONL and summary in runs/eval_table/. The table is printed and written to
@@ -39,13 +40,15 @@ EXAMS = {"medmcqa": ("medmcqa_dev.jsonl", 500), "pubmedqa": ("pubmedqa_test.json
 OUT = ROOT / "runs" / "eval_table"
 
 
-def run_cell(model: str, exam: str, limit: int, mode: str, threads: int | None) -> dict | None:
+def run_cell(model: str, exam: str, limit: int, mode: str, threads: int | None, report: bool = False) -> dict | None:
     from model.engine import load_engine
 
     tag = f"{model}.{exam}.{mode}.{limit}"
     summary_path = OUT / f"{tag}.summary.json"
     if summary_path.exists():
         return json.loads(summary_path.read_text())
+    if report:
+        return None
     backend, folder = MODELS[model]
     path = models_dir() / folder
     if not path.exists():
@@ -68,6 +71,7 @@ def main(argv=None) -> None:
     ap.add_argument("--limit", nargs="*", default=[], help="exam=N overrides, e.g. medmcqa=100")
     ap.add_argument("--mode", choices=["loglik", "generate"], default="loglik")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--report", action="store_true", help="only print the cells already measured")
     args = ap.parse_args(argv)
     if not (shared_data() / "eval").exists():
         sys.exit(f"error: no exams at {shared_data() / 'eval'} (set MEDASSIST_SHARED)")
@@ -76,7 +80,7 @@ def main(argv=None) -> None:
     rows = []
     for model in args.only:
         for exam in args.exams:
-            s = run_cell(model, exam, limits[exam], args.mode, args.threads)
+            s = run_cell(model, exam, limits[exam], args.mode, args.threads, args.report)
             if s:
                 rows.append(s)
     res = ROOT / "benchmarks" / "results" / f"eval_table{'' if args.mode == 'loglik' else '_' + args.mode}.json"
