@@ -78,8 +78,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "lit.ask_placeholder": {"en": "e.g. How many patients were randomised?", "zh": "例如：共随机分配了多少名患者？"},
     "lit.ask_button": {"en": "Ask", "zh": "提问"},
     "lit.nothing": {"en": "Nothing found in the paper for this part.", "zh": "论文中未找到这一部分的内容。"},
-    "lit.dropped": {"en": "{n} sentence(s) removed: their numbers are not in the paper",
-                    "zh": "已删除 {n} 句：其中的数字在原文中未找到"},
+    "lit.dropped": {"en": "{n} sentence(s) removed: not verifiable in the paper",
+                    "zh": "已删除 {n} 句：无法在原文中核实"},
     "lit.stats": {"en": "{seconds} s ({seconds_per_page} s per page) · {model_calls} model calls · "
                         "{generated_tokens} tokens written",
                   "zh": "用时 {seconds} 秒（每页 {seconds_per_page} 秒）· 调用模型 {model_calls} 次 · 生成 {generated_tokens} 个 token"},

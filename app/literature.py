@@ -25,7 +25,7 @@ from app.paperindex import PaperIndex
 from app.pdfread import PdfError, read_pdf_isolated
 from app.safety import redact
 from app.service import ModelService
-from app.summarize import SummaryConfig, fit_passages, summarize, to_markdown
+from app.summarize import SummaryConfig, fit_passages, removed_reason, summarize, to_markdown
 from model import prompt as P
 
 UPDATE_S = 0.1
@@ -84,7 +84,7 @@ def render_summary(index: PaperIndex, fields: dict, lang: str, partial_field: st
         parts.append(f'<h4>{P.SUMMARY_FIELDS[partial_field][1 if zh else 0]} …</h4>'
                      f'<p class="partial">{html.escape(partial_text)}</p>')
     if dropped:
-        items = "".join(f"<li><s>{html.escape(d['sentence'])}</s> ({html.escape(', '.join(d['missing']))})</li>"
+        items = "".join(f"<li><s>{html.escape(d['sentence'])}</s> ({html.escape(removed_reason(d, lang))})</li>"
                         for d in dropped)
         parts.append(f'<details class="dropped"><summary>{t("lit.dropped", lang, n=len(dropped))}</summary>'
                      f"<ul>{items}</ul></details>")

@@ -6,8 +6,9 @@ For each field: retrieve the passages most relevant to it (embeddings + a prior 
 IMRaD section and abstract part) under a context budget, ask the model for cited bullets (no
 reasoning: a summary needs the text, not a chain of thought, and the time goal is ~90 s for 10
 pages), then check them: every number must be in the paper (sentences with one that is not are
-dropped and listed), every citation must point at a page the model was shown, and in English the
-citation is moved to the page that supports the sentence best when the cited one plainly does not.
+dropped and listed), every citation must point at a page the model was shown, and in English a
+bullet no shown passage supports is dropped and listed, and a citation is moved to the page that
+supports the sentence best when the cited one plainly does not.
 Papers over `long_pages` pages go map-reduce: several passage batches per field, each summarised,
 then merged with near-duplicates removed. summarize() yields progress events, so the UI and the CLI
 show each stage and each field as soon as it is done.
@@ -58,7 +59,8 @@ class SummaryConfig:
     long_pages: int = 12  # longer papers: map-reduce over up to map_batches batches per field
     map_batches: int = 3
     max_bullets: int = 5
-    support_min: float = 0.35  # a citation whose best passage is less similar than this is "unsupported"
+    support_min: float = 0.35  # below this the cited page does not back the sentence: re-cite if another does
+    drop_below: float = 0.45  # English bullets no shown passage supports this well are removed (set 0 to keep)
     duplicate: float = 0.9  # bullets more similar than this are one bullet
 
 
@@ -79,7 +81,7 @@ class Summary:
     lang: str
     model: str
     fields: dict[str, list[Bullet]] = field(default_factory=dict)
-    dropped: list[dict] = field(default_factory=list)  # sentences removed by the number check
+    dropped: list[dict] = field(default_factory=list)  # removed sentences: {field, sentence, reason, missing}
     stats: dict = field(default_factory=dict)
 
     def to_json(self, index: PaperIndex | None = None) -> dict:
@@ -138,7 +140,7 @@ def check_bullets(index: PaperIndex, raw: list[tuple[str, list[int]]], shown: li
     bullets, dropped = [], []
     for text, pages in raw:
         kept, gone = guard.filter(text)
-        dropped += gone
+        dropped += [{**d, "reason": "numbers"} for d in gone]
         if kept:
             bullets.append(Bullet(kept, pages))
     if not bullets:
@@ -155,6 +157,11 @@ def check_bullets(index: PaperIndex, raw: list[tuple[str, list[int]]], shown: li
             continue
         row = sims[i]
         best_shown = max(shown, key=lambda p: row[p.id])
+        if row[best_shown.id] < cfg.drop_below:  # nothing the model was shown says this: likely invented
+            dropped.append({"sentence": b.text, "missing": [], "reason": "unsupported",
+                            "support": round(float(row[best_shown.id]), 3)})
+            b.pages = []
+            continue
         on_cited = [p for p in index.passages if p.page in cited]
         best_cited = max(on_cited, key=lambda p: row[p.id]) if on_cited else None
         if best_cited is None:
@@ -164,6 +171,7 @@ def check_bullets(index: PaperIndex, raw: list[tuple[str, list[int]]], shown: li
         else:
             b.pages = cited
         b.support, b.passage = round(float(row[best_cited.id]), 3), best_cited.id
+    bullets = [b for b in bullets if b.pages]
     if sims is not None and len(bullets) > 1:  # merge near-duplicates (map-reduce batches repeat each other)
         vec = index.embedder.encode([b.text for b in bullets])
         keep = []
@@ -226,6 +234,12 @@ def cite(pages: list[int]) -> str:
     return "[" + ", ".join(f"p. {p}" for p in pages) + "]"
 
 
+def removed_reason(d: dict, lang: str) -> str:
+    if d.get("reason") == "unsupported":
+        return "原文中没有支持这句话的段落" if lang == "zh" else "no passage of the paper supports it"
+    return ("原文中没有这些数字：" if lang == "zh" else "numbers not in the paper: ") + ", ".join(d["missing"])
+
+
 def to_markdown(s: Summary) -> str:
     zh = s.lang == "zh"
     lines = [f"# {s.title or s.source}", "",
@@ -237,8 +251,8 @@ def to_markdown(s: Summary) -> str:
         lines += [f"- {b.text} {cite(b.pages)}" for b in bullets] or ["- " + ("（未找到）" if zh else "(nothing found)")]
         lines.append("")
     if s.dropped:
-        lines += ["## " + ("已删除（数字在原文中未找到）" if zh else "Removed (numbers not found in the paper)"), ""]
-        lines += [f"- ~~{d['sentence']}~~ ({', '.join(d['missing'])})" for d in s.dropped] + [""]
+        lines += ["## " + ("已删除（无法在原文中核实）" if zh else "Removed (not verifiable in the paper)"), ""]
+        lines += [f"- ~~{d['sentence']}~~ ({removed_reason(d, s.lang)})" for d in s.dropped] + [""]
     return "\n".join(lines)
 
 
@@ -281,7 +295,7 @@ def main(argv=None) -> None:
     md = to_markdown(summary)
     print(md)
     print(f"{summary.stats['seconds']} s ({summary.stats['seconds_per_page']} s/page), "
-          f"{len(summary.dropped)} sentence(s) dropped by the number check", file=sys.stderr)
+          f"{len(summary.dropped)} sentence(s) removed by the number and support checks", file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps(summary.to_json(index), ensure_ascii=False, indent=2), encoding="utf-8")
     if args.md:
