@@ -121,8 +121,8 @@ def check_upload(path: str | None, cfg, lang: str) -> str:
     return str(path)
 
 
-def load_paper(service: ModelService, cfg, path, ui_lang: str, state: dict) -> tuple[str, dict]:
-    """Read and index an uploaded PDF (once per file); returns (status for the user, state)."""
+def load_paper(service: ModelService, cfg, path, ui_lang: str, state: dict, library=None) -> tuple[str, dict]:
+    """Read and index an uploaded PDF (once per file); it and its references join the library."""
     lang = _lang(ui_lang)
     if path and state.get("path") == str(path) and state.get("index") is not None:
         return t("lit.loaded", lang, pages=state["index"].paper.pages, name=state["name"]), state
@@ -137,17 +137,19 @@ def load_paper(service: ModelService, cfg, path, ui_lang: str, state: dict) -> t
     except Exception as e:  # a clear message, never a stack trace
         return "⚠️ " + t("error", lang, msg=str(e) or type(e).__name__), state
     state.update(index=index, name=Path(path).name, path=str(path))
+    if library is not None:
+        library.add_paper(paper, state["name"])
     return t("lit.loaded", lang, pages=paper.pages, name=state["name"]), state
 
 
 def run_summary(service: ModelService, history: History, cfg, path, summary_lang: str, ui_lang: str, state: dict,
-                progress=gr.Progress()):
+                progress=gr.Progress(), library=None):
     """Yields (status, summary HTML, Markdown file, JSON file, state) as the summary is written."""
     lang, out_lang = _lang(ui_lang), _lang(summary_lang)
     none = gr.update(visible=False)
     progress(0.02, desc=t("lit.reading", lang))
     yield t("lit.reading", lang), gr.update(), none, none, state
-    status, state = load_paper(service, cfg, path, ui_lang, state)
+    status, state = load_paper(service, cfg, path, ui_lang, state, library)
     if state["index"] is None:
         yield status, gr.update(), none, none, state
         return
@@ -244,7 +246,7 @@ def ask_paper(service: ModelService, history: History, question: str, summary_la
     yield render_answer(index, text) + warn, ""
 
 
-def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radio) -> dict:
+def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radio, library=None) -> dict:
     """Lay out the tab and wire its events; returns components whose labels follow the language."""
     c: dict = {}
     state = gr.State(new_state)
@@ -266,11 +268,11 @@ def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radi
             c["ask"] = gr.Button(t("lit.ask_button", lang), elem_id="lit-ask")
             c["answer"] = gr.HTML(elem_id="lit-answer", js_on_load=CITE_JS)
     # The model is shared with the Q&A tab: one queue slot for every model call.
-    c["run"].click(fn=partial(run_summary, service, history, cfg), inputs=[c["file"], c["out_lang"], lang_radio, state],
+    c["run"].click(fn=partial(run_summary, service, history, cfg, library=library), inputs=[c["file"], c["out_lang"], lang_radio, state],
                    outputs=[c["status"], c["summary"], c["md"], c["json"], state],
                    concurrency_limit=1, concurrency_id="model")
     c["stop"].click(fn=lambda st: st["cancel"].set(), inputs=[state], queue=False)
-    c["file"].upload(fn=partial(load_paper, service, cfg), inputs=[c["file"], lang_radio, state],
+    c["file"].upload(fn=partial(load_paper, service, cfg, library=library), inputs=[c["file"], lang_radio, state],
                      outputs=[c["status"], state], concurrency_limit=2, concurrency_id="pdf")
     ask = dict(fn=partial(ask_paper, service, history), inputs=[c["question"], c["out_lang"], lang_radio, state],
                outputs=[c["answer"], c["question"]], concurrency_limit=1, concurrency_id="model")

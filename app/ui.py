@@ -11,10 +11,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline by design:
 
 import gradio as gr  # noqa: E402
 
-from app import literature, qa  # noqa: E402
+from app import literature, outline, qa  # noqa: E402
 from app.config import AppConfig, data_dir  # noqa: E402
 from app.history import History  # noqa: E402
 from app.i18n import t  # noqa: E402
+from app.library import Library  # noqa: E402
 from app.service import ModelService  # noqa: E402
 
 CSS = """
@@ -44,6 +45,8 @@ def status_markdown(service: ModelService, lang: str) -> str:
 
 def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Blocks:
     lang = cfg.lang
+    # The reference library sits beside the history; its embeddings load on first use.
+    library = Library(history.path.parent / "library.sqlite", service.embedder)
     with gr.Blocks(title="MedAssist", analytics_enabled=False) as demo:
         with gr.Row(equal_height=True):
             with gr.Column(scale=5):
@@ -56,9 +59,9 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
             with gr.Tab(t("tab.qa", lang), id="qa") as tab_qa:
                 q = qa.build_tab(service, history, cfg, lang, lang_radio)
             with gr.Tab(t("tab.lit", lang), id="lit") as tab_lit:
-                lit = literature.build_tab(service, history, cfg, lang, lang_radio)
+                lit = literature.build_tab(service, history, cfg, lang, lang_radio, library)
             with gr.Tab(t("tab.outline", lang), id="outline") as tab_outline:
-                outline_note = gr.Markdown(t("coming", lang))
+                out = outline.build_tab(service, history, library, cfg, lang, lang_radio)
             with gr.Tab(t("tab.settings", lang), id="settings") as tab_settings:
                 about = gr.Markdown(about_markdown(lang))
                 delete_all = gr.Button(t("delete_all", lang), variant="stop", elem_id="delete-all")
@@ -70,6 +73,7 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
 
         def on_delete_all(lv):
             history.delete_all()
+            library.delete_all()
             gr.Info(t("deleted_all", qa.lang_code(lv)))
             return gr.update(choices=[], value=None), []
 
@@ -82,22 +86,28 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
                     q["file"]: "download", lang_radio: "language", tab_qa: "tab.qa", tab_lit: "tab.lit",
                     tab_outline: "tab.outline", tab_settings: "tab.settings", lit["file"]: "lit.upload",
                     lit["out_lang"]: "lit.summary_lang", lit["question"]: "lit.ask",
-                    lit["md"]: "lit.download_md", lit["json"]: "lit.download_json"}
+                    lit["md"]: "lit.download_md", lit["json"]: "lit.download_json", out["topic"]: "out.topic",
+                    out["type"]: "out.type", out["journal"]: "out.journal", out["outline"]: "out.outline",
+                    out["refs_acc"]: "out.refs", out["lib_files"]: "out.library_upload", out["suggestions"]: "out.suggestions",
+                    out["check_acc"]: "out.check", out["guideline"]: "out.guideline", out["draft"]: "out.draft",
+                    out["draft_file"]: "out.draft_file"}
         buttons = {q["send"]: "send", q["stop"]: "stop", q["new_chat"]: "new_chat", q["regenerate"]: "regenerate",
                    q["open"]: "open", q["delete"]: "delete", q["export"]: "export", delete_all: "delete_all",
-                   lit["run"]: "lit.summarise", lit["stop"]: "stop", lit["ask"]: "lit.ask_button"}
+                   lit["run"]: "lit.summarise", lit["stop"]: "stop", lit["ask"]: "lit.ask_button",
+                   out["run"]: "out.generate", out["stop"]: "stop", out["md_btn"]: "out.export_md",
+                   out["docx_btn"]: "out.export_docx", out["suggest"]: "out.suggest", out["check"]: "out.check_button"}
 
         def switch(lv):
             lg = qa.lang_code(lv)
             ups = [gr.update(label=t(k, lg)) for k in labelled.values()]
             ups += [gr.update(value=t(k, lg)) for k in buttons.values()]
-            ups += [f"## {t('title', lg)}\n{t('subtitle', lg)}", t("notice", lg), t("coming", lg),
+            ups += [f"## {t('title', lg)}\n{t('subtitle', lg)}", t("notice", lg),
                     about_markdown(lg), status_markdown(service, lg), gr.update(placeholder=t("placeholder", lg)),
                     gr.update(placeholder=t("lit.ask_placeholder", lg))]
             return ups
 
         lang_radio.change(switch, inputs=[lang_radio], queue=False,
-                          outputs=[*labelled, *buttons, title, notice, outline_note, about, status,
+                          outputs=[*labelled, *buttons, title, notice, about, status,
                                    q["question"], lit["question"]])
     return demo
 

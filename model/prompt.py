@@ -176,3 +176,25 @@ def paper_question_messages(question: str, passages: list[tuple[int, str]], lang
     ask = (f"Question: {sanitize_document(question)}\nAnswer only from the paper above, ending each claim with its page "
            f"citation [p. N]. If the paper does not answer it, say so. Answer in English.")
     return DOC_SYSTEM, [{"role": "user", "content": f"{document_block(passages)}\n\n{ask}"}]
+
+
+# --- Research outlines (Outline tab) ---------------------------------------------------------------
+OUTLINE_SECTIONS = ["Title", "Abstract", "Introduction", "Methods", "Results", "Discussion", "References"]
+OUTLINE_SYSTEM = (
+    "You help clinicians plan research papers. Write a paper outline in Markdown: one '## ' heading per section, "
+    "and under each heading 3 to 6 short bullets saying what that section should contain for this study. "
+    "Follow the reporting guideline items given. Do not invent results, numbers or references."
+)
+
+
+def outline_messages(topic: str, study_type: str, guideline: str, items: dict[str, list[str]], journal: str = "",
+                     lang: str = "en") -> tuple[str, list[dict]]:
+    """(system, messages) asking for an IMRaD outline shaped by a reporting guideline's items per section."""
+    checklist = "\n".join(f"{section}: " + "; ".join(its) for section, its in items.items() if its)
+    heads = ", ".join(f"## {s}" for s in OUTLINE_SECTIONS[:-1])
+    ask = (f"Research question or topic: {sanitize_document(topic)}\nStudy type: {study_type}\n"
+           + (f"Target journal style: {sanitize_document(journal)}\n" if journal else "")
+           + f"Reporting guideline: {guideline}. Its items by section:\n{checklist}\n\n"
+           f"Write the outline with these headings in this order: {heads}. "
+           + ("Write the bullets in Chinese (keep the English headings)." if lang == "zh" else "Write in English."))
+    return OUTLINE_SYSTEM, [{"role": "user", "content": ask}]

@@ -304,3 +304,24 @@ def test_wrong_file_type_gets_a_message(page, tmp_path):
     page.set_input_files("#lit-file input[type=file]", str(bad))
     page.wait_for_selector("#lit-status:has-text('⚠️')", timeout=30000)
     assert "damaged" in page.locator("#lit-status").inner_text()
+
+
+def test_outline_tab_writes_every_section_and_exports_docx(page, server):
+    page.get_by_role("tab", name="Outline").click()
+    page.fill("#out-topic textarea", "Does nurse-led telephone follow-up reduce heart failure readmissions?")
+    server["engine"].delay = 0.0
+    try:
+        page.click("#out-run")
+        page.wait_for_selector("#out-status:has-text('Done')", timeout=60000)
+    finally:
+        server["engine"].delay = 0.02
+    text = page.locator("#out-outline textarea").input_value()
+    for section in ("## Title", "## Abstract", "## Introduction", "## Methods", "## Results", "## Discussion"):
+        assert section in text
+    page.click("#out-docx-btn")
+    link = page.locator("#out-file a").first
+    link.wait_for(timeout=10000)
+    with page.expect_download() as dl:
+        link.click()
+    assert dl.value.suggested_filename.endswith(".docx")
+    shot(page, "outline")

