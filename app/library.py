@@ -11,13 +11,12 @@ reference can be invented. BibTeX and RIS export (for Zotero / EndNote) and impo
 """
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

@@ -208,7 +208,7 @@ def export_refs(library: Library, history: History, ids, kind: str):
 
 
 def check_draft(service, history: History, text, file, guideline_name, lang_value):
-    lang = "zh" if lang_value in ("zh", "中文") else "en"
+    """The report is in English, like the checklist items (lang_value is kept for the page's wiring)."""
     g = all_guidelines()[guideline_name]
     try:
         draft = draftcheck.read_draft(file) if file else (text or "")

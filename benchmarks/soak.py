@@ -92,7 +92,7 @@ def main(argv=None) -> None:
                         "rss_after_warmup_gib": round(warm or 0, 2), "rss_end_gib": round(sampler.now(), 2)}
 
     pdfs = sorted((shared_data() / "pdfs").glob("*.pdf"))
-    t1, warm_pdf, times = time.perf_counter(), None, []
+    warm_pdf, times = None, []
     for i in range(args.pdfs if pdfs else 0):
         t = time.perf_counter()
         outs = list(literature.run_summary(service, history, cfg, str(pdfs[i % len(pdfs)]), "English", "English",

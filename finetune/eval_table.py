@@ -85,7 +85,7 @@ def main(argv=None) -> None:
                 rows.append(s)
     res = ROOT / "benchmarks" / "results" / f"eval_table{'' if args.mode == 'loglik' else '_' + args.mode}.json"
     res.write_text(json.dumps(rows, indent=2, default=str))
-    print(f"\n| model | exam | n | accuracy (95% CI) | s/item |" + (" compliance | reasoning tokens |" if args.mode == "generate" else ""))
+    print("\n| model | exam | n | accuracy (95% CI) | s/item |" + (" compliance | reasoning tokens |" if args.mode == "generate" else ""))
     print("|---|---|---|---|---|" + ("---|---|" if args.mode == "generate" else ""))
     for s in rows:
         lo, hi = s["ci95"]
