@@ -90,14 +90,18 @@ def to_docx(markdown: str, path: Path) -> Path:
     return path
 
 
-def generate(service, topic: str, study_type: str, journal: str, lang: str, cancel=None, max_new_tokens: int = 700):
-    """Yields the outline text as it streams; the last value is the completed outline (every section)."""
+def generate(service, topic: str, study_type: str, journal: str, lang: str, cancel=None, max_new_tokens: int = 700,
+             library: Library | None = None):
+    """Yields the outline text as it streams; the last value is the completed outline (every section).
+    With a library, the titles of the user's uploaded papers closest to the topic go into the prompt."""
+    papers = [e.title for e, _ in library.suggest(topic, k=8, min_score=0.3) if e.kind == "paper"][:3] if library else []
     g = for_study_type(study_type)
     items = {s.capitalize(): [i.item for i in its] for s, its in g.by_section().items() if s != "other"}
     # Full checklist items, else their first words, else none: whatever fits the model's context.
     for cut in (None, 6, 0):
         shown = {k: [" ".join(x.split()[:cut]) if cut else x for x in v] for k, v in items.items()} if cut != 0 else {}
-        system, messages = P.outline_messages(topic, STUDY_TYPES[study_type][0], g.name, shown, journal, lang)
+        system, messages = P.outline_messages(topic, STUDY_TYPES[study_type][0], g.name, shown, journal, lang,
+                                              papers if cut is None else [])
         if not hasattr(service, "prompt_room") or \
                 service.prompt_room(messages, system=system, think=False, max_new_tokens=max_new_tokens) >= 0:
             break
@@ -128,7 +132,7 @@ def suggest_references(library: Library, outline_md: str, per_section: int = 3) 
 
 # --- handlers -------------------------------------------------------------------------------------
 
-def run_outline(service, history: History, topic, study_type, journal, lang_value, state):
+def run_outline(service, history: History, topic, study_type, journal, lang_value, state, library=None):
     lang = "zh" if lang_value in ("zh", "中文") else "en"
     topic = (topic or "").strip()
     if not topic:
@@ -140,7 +144,7 @@ def run_outline(service, history: History, topic, study_type, journal, lang_valu
     state["cancel"] = cancel = threading.Event()
     started, last, text = time.perf_counter(), 0.0, ""
     try:
-        for text in generate(service, topic, study_type, journal or "", lang, cancel):
+        for text in generate(service, topic, study_type, journal or "", lang, cancel, library=library):
             if time.perf_counter() - last > UPDATE_S:
                 last = time.perf_counter()
                 yield text, t("out.writing", lang), state
@@ -215,7 +219,7 @@ def check_draft(service, history: History, text, file, guideline_name, lang_valu
         items, gaps = draftcheck.check_draft(draft, g, service.embedder())
     except PdfError as e:
         return "⚠️ " + str(e), gr.update(visible=False)
-    report = draftcheck.to_markdown(items, gaps, g)
+    report = redact(draftcheck.to_markdown(items, gaps, g))  # it quotes the draft, which may name a patient
     history.exports.mkdir(parents=True, exist_ok=True)
     path = history.exports / f"draft-check-{g.name.lower()}.md"
     path.write_text(report, encoding="utf-8")
@@ -264,7 +268,7 @@ def build_tab(service, history: History, library: Library, cfg, lang: str, lang_
         c["report"] = gr.Markdown(elem_id="out-report")
         c["report_file"] = gr.File(label=t("download", lang), visible=False, elem_id="out-report-file")
 
-    c["run"].click(partial(run_outline, service, history), inputs=[c["topic"], c["type"], c["journal"], lang_radio, state],
+    c["run"].click(partial(run_outline, service, history, library=library), inputs=[c["topic"], c["type"], c["journal"], lang_radio, state],
                    outputs=[c["outline"], c["status"], state], concurrency_limit=1, concurrency_id="model")
     c["stop"].click(lambda st: st["cancel"].set(), inputs=[state], queue=False)
     c["type"].change(lambda st: for_study_type(st).name, inputs=[c["type"]], outputs=[c["guideline"]], queue=False)

@@ -188,13 +188,17 @@ OUTLINE_SYSTEM = (
 
 
 def outline_messages(topic: str, study_type: str, guideline: str, items: dict[str, list[str]], journal: str = "",
-                     lang: str = "en") -> tuple[str, list[dict]]:
-    """(system, messages) asking for an IMRaD outline shaped by a reporting guideline's items per section."""
+                     lang: str = "en", papers: list[str] | None = None) -> tuple[str, list[dict]]:
+    """(system, messages) asking for an IMRaD outline shaped by a reporting guideline's items per section;
+    papers: titles of the user's own related papers, which the outline may point to."""
     checklist = "\n".join(f"{section}: " + "; ".join(its) for section, its in items.items() if its)
+    related = "".join(f"\n- {sanitize_document(p)}" for p in papers or [])
     heads = ", ".join(f"## {s}" for s in OUTLINE_SECTIONS[:-1])
     ask = (f"Research question or topic: {sanitize_document(topic)}\nStudy type: {study_type}\n"
            + (f"Target journal style: {sanitize_document(journal)}\n" if journal else "")
-           + f"Reporting guideline: {guideline}. Its items by section:\n{checklist}\n\n"
+           + f"Reporting guideline: {guideline}. Its items by section:\n{checklist}\n"
+           + (f"The user's own related papers (mention one by title where it fits; cite nothing else):{related}\n"
+              if related else "") + "\n"
            f"Write the outline with these headings in this order: {heads}. "
            + ("Write the bullets in Chinese (keep the English headings)." if lang == "zh" else "Write in English."))
     return OUTLINE_SYSTEM, [{"role": "user", "content": ask}]

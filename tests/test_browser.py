@@ -65,7 +65,7 @@ def server(tiny_onnx_fp32, tmp_path_factory):
     from app.ui import CSS, THEME, build_ui
     from model.engine import load_engine
 
-    cfg = AppConfig(language="en", thinking_budget=48, max_new_tokens=48, temperature=0.8)
+    cfg = AppConfig(language="en", thinking_budget=48, max_new_tokens=48, temperature=0.8, max_pdf_mb=1)
     real = load_engine(tiny_onnx_fp32, threads=1)
     # The random tiny model often emits bytes that are not valid UTF-8, which show as nothing; render each
     # token id as a visible word instead, so streaming can be seen. Generation itself is the real model's.
@@ -82,7 +82,7 @@ def server(tiny_onnx_fp32, tmp_path_factory):
     demo.queue(default_concurrency_limit=1)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                theme=THEME, css=CSS)
+                theme=THEME, css=CSS, max_file_size=f"{cfg.max_pdf_mb}mb")  # as python -m app does
     yield {"url": f"http://127.0.0.1:{port}", "engine": engine, "history": history}
     demo.close()
     literature.SummaryConfig = SummaryConfig
@@ -325,3 +325,12 @@ def test_outline_tab_writes_every_section_and_exports_docx(page, server):
         link.click()
     assert dl.value.suggested_filename.endswith(".docx")
     shot(page, "outline")
+
+
+def test_oversized_upload_refused_by_the_server(page, server, tmp_path):
+    big = tmp_path / "big.pdf"
+    big.write_bytes(b"%PDF-1.4\n" + b"0" * (2 * 2**20))  # 2 MB; the limit here is 1 MB
+    page.get_by_role("tab", name="Literature").click()
+    page.set_input_files("#lit-file input[type=file]", str(big))
+    page.wait_for_selector("text=/exceed|too large|maximum/i", timeout=20000)
+    assert page.locator("#lit-status:has-text('pages read')").count() == 0

@@ -154,7 +154,9 @@ def test_handlers_library_suggestions_and_exports(tmp_path):
     assert "4 new entries" in note  # the paper and its 3 references
     (tmp_path / "junk.pdf").write_bytes(b"%PDF-1.4 junk")
     assert "⚠️ junk.pdf" in O.add_to_library(lib, cfg, [str(tmp_path / "junk.pdf")], "English")
-    outs = list(O.run_outline(service, history, "Heart failure follow-up", "rct", "", "English", {}))
+    outs = list(O.run_outline(service, history, "Nurse-led follow-up in heart failure", "rct", "", "English", {},
+                              library=lib))
+    assert "Nurse-led follow-up in heart failure: a cohort study" in service.engine.last_prompt  # the user's paper
     text, status, _ = outs[-1]
     assert status.startswith("✅") and "## Results" in text
     update, note = O.suggestions_update(lib, text, "English")
@@ -165,6 +167,8 @@ def test_handlers_library_suggestions_and_exports(tmp_path):
     for kind in ("md", "docx"):
         assert Path(O.export_outline(history, text, kind)["value"]).exists()
     assert not O.export_outline(history, "  ", "md")["visible"]
-    report, file = O.check_draft(service, history, DRAFT.read_text(), None, "CONSORT", "English")
+    draft = DRAFT.read_text().replace("Nine patients", "Patient MRN: 12345678 and eight others")
+    report, file = O.check_draft(service, history, draft, None, "CONSORT", "English")
     assert "| 8a |" in report and Path(file["value"]).exists()
+    assert "[MRN]" in report and "12345678" not in Path(file["value"]).read_text() + report
     assert O.run_outline(service, history, "", "rct", "", "English", {}).__next__()[1].startswith("Type a research")
