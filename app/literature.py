@@ -138,7 +138,10 @@ def load_paper(service: ModelService, cfg, path, ui_lang: str, state: dict, libr
         return "⚠️ " + t("error", lang, msg=str(e) or type(e).__name__), state
     state.update(index=index, name=Path(path).name, path=str(path))
     if library is not None:
-        library.add_paper(paper, state["name"])
+        try:
+            library.add_paper(paper, state["name"])
+        except Exception as e:  # the library is a convenience: the paper itself is still usable
+            print(f"[library] could not add {state['name']}: {type(e).__name__}", flush=True)
     return t("lit.loaded", lang, pages=paper.pages, name=state["name"]), state
 
 

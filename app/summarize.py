@@ -209,7 +209,7 @@ def summarize(index: PaperIndex, engine, cfg: SummaryConfig, *, source: str = ""
                     stream.close()  # greedy decoding repeats itself: stop paying for it
                     break
             tokens += last.generated_tokens if last else 0
-            if last is not None and last.finish_reason == "length":
+            if last is not None and last.finish_reason in ("length", "cancelled"):
                 text = text.rsplit("\n", 1)[0] if "\n" in text.strip() else text  # the cut-off last line
             raw += parse_bullets(text)
             shown += batch
