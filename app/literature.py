@@ -29,6 +29,7 @@ from app.summarize import SummaryConfig, fit_passages, removed_reason, summarize
 from model import prompt as P
 
 UPDATE_S = 0.1
+EXPORT_MARK = "\n_Exported from MedAssist. Identifiers (phone, ID, record numbers, emails, birth dates) were redacted._\n"
 ASK_TOKENS = 300
 # Citation buttons show the cited page's passages (kept in hidden <template>s) without a server round trip.
 CITE_JS = """
@@ -141,7 +142,7 @@ def load_paper(service: ModelService, cfg, path, ui_lang: str, state: dict, libr
         try:
             library.add_paper(paper, state["name"])
         except Exception as e:  # the library is a convenience: the paper itself is still usable
-            print(f"[library] could not add {state['name']}: {type(e).__name__}", flush=True)
+            print(f"[library] could not add an uploaded paper: {type(e).__name__}", flush=True)  # no file name: PHI
     return t("lit.loaded", lang, pages=paper.pages, name=state["name"]), state
 
 
@@ -203,8 +204,9 @@ def save_exports(history: History, summary, index: PaperIndex) -> tuple[Path, Pa
     stem = re.sub(r"[^\w.-]+", "_", Path(summary.source).stem)[:60] or "paper"
     md = history.exports / f"summary-{stem}.md"
     js = history.exports / f"summary-{stem}.json"
-    md.write_text(redact(to_markdown(summary)), encoding="utf-8")
-    js.write_text(redact(json.dumps(summary.to_json(index), ensure_ascii=False, indent=2)), encoding="utf-8")
+    md.write_text(redact(to_markdown(summary)) + EXPORT_MARK, encoding="utf-8")
+    js.write_text(redact(json.dumps(summary.to_json(index) | {"identifiers_redacted": True}, ensure_ascii=False,
+                                    indent=2)), encoding="utf-8")
     history.audit.record("export", format="summary", files=2)
     return md, js
 

@@ -21,6 +21,7 @@ from app.guidelines import STUDY_TYPES, all_guidelines, for_study_type
 from app.history import History
 from app.i18n import t
 from app.library import Library, parse_bibtex, parse_ris, to_bibtex, to_ris
+from app.literature import EXPORT_MARK
 from app.pdfread import PdfError, read_pdf_isolated
 from app.safety import redact
 from model import prompt as P
@@ -163,7 +164,7 @@ def export_outline(history: History, text: str, kind: str):
         return gr.update(visible=False)
     history.exports.mkdir(parents=True, exist_ok=True)
     path = history.exports / f"outline.{kind}"
-    text = redact(text)
+    text = redact(text) + EXPORT_MARK
     if kind == "docx":
         to_docx(text, path)
     else:
@@ -219,7 +220,7 @@ def check_draft(service, history: History, text, file, guideline_name, lang_valu
         items, gaps = draftcheck.check_draft(draft, g, service.embedder())
     except PdfError as e:
         return "⚠️ " + str(e), gr.update(visible=False)
-    report = redact(draftcheck.to_markdown(items, gaps, g))  # it quotes the draft, which may name a patient
+    report = redact(draftcheck.to_markdown(items, gaps, g)) + EXPORT_MARK  # it quotes the draft
     history.exports.mkdir(parents=True, exist_ok=True)
     path = history.exports / f"draft-check-{g.name.lower()}.md"
     path.write_text(report, encoding="utf-8")

@@ -47,6 +47,7 @@ def test_summary_end_to_end(env, tmp_path):
     data = json.loads(open(js["value"], encoding="utf-8").read())
     assert "## Results" in md_text and "[MRN]" in md_text and "12345678" not in md_text  # exports are redacted
     assert data["dropped"] and all(b["pages"] for bs in data["fields"].values() for b in bs)
+    assert data["identifiers_redacted"] and "were redacted" in md_text  # exports say so
     conv = history.conversations()[0]
     assert conv["title"].startswith("📄 Nurse-led follow-up")
     stored = history.messages(conv["id"])[-1]["content"]
