@@ -43,7 +43,7 @@ def parse_bullets(text: str) -> list[tuple[str, list[int]]]:
     """One entry per bullet (or per non-empty line when the model wrote none), headings and chatter skipped."""
     out = []
     for line in text.splitlines():
-        line = line.strip()
+        line = re.sub(r"</?think>", "", line).strip()  # a stray reasoning tag is not content
         if not line or (HEADING.match(line) and not CITE.search(line)):
             continue  # "Background:" / "**Methods**" headings the model added itself
         body = BULLET.sub("", line).replace("**", "").replace("__", "").strip()
@@ -56,6 +56,8 @@ def parse_bullets(text: str) -> list[tuple[str, list[int]]]:
 
 def shorten(text: str, max_sentences: int = 2, min_chars: int = 300) -> str:
     """A bullet is a point, not a copied paragraph: keep its first sentences once it is long."""
+    if re.search(r"[\u4e00-\u9fff]", text):
+        min_chars = min_chars * 2 // 5  # a Chinese character carries about 2.5 Latin characters' worth
     if len(text) <= min_chars:
         return text
     parts = re.split(r"(?<=[.!?])\s+(?=[A-Z])|(?<=[。！？])", text)

@@ -136,7 +136,8 @@ def fit_passages(engine, build, passages: list[Passage], max_new_tokens: int) ->
 
 def check_bullets(index: PaperIndex, raw: list[tuple[str, list[int]]], shown: list[Passage], guard: NumberGuard,
                   cfg: SummaryConfig) -> tuple[list[Bullet], list[dict]]:
-    """Number guard, citation range and support, duplicates; returns (bullets, dropped sentences)."""
+    """Number guard, citation range and support, duplicates; returns (bullets, dropped sentences).
+    shown: the passages the model was given, most relevant first."""
     bullets, dropped = [], []
     for text, pages in raw:
         kept, gone = guard.filter(text)
@@ -150,7 +151,7 @@ def check_bullets(index: PaperIndex, raw: list[tuple[str, list[int]]], shown: li
     for i, b in enumerate(bullets):
         cited = [pg for pg in b.pages if pg in shown_pages]
         if sims is None:  # cross-lingual similarity is unreliable with MiniLM: keep the model's citation if valid
-            if not cited:
+            if not cited:  # else the page of the passage most relevant to this field
                 b.pages, b.note = [shown[0].page], "page added"
             else:
                 b.pages = cited
@@ -193,11 +194,12 @@ def summarize(index: PaperIndex, engine, cfg: SummaryConfig, *, source: str = ""
     total = sum(len(b) for b in plan.values()) or 1
     done, tokens = 0, 0
     for f, batches in plan.items():
-        raw, shown = [], []
+        raw, ranked = [], []
         for batch in batches:
             yield {"type": "stage", "stage": f, "fraction": done / total}
-            system, messages, batch = fit_passages(engine, lambda ps: P.summary_messages(f, ps, cfg.lang), batch,
-                                                   cfg.max_new_tokens)
+            system, messages, fitted = fit_passages(engine, lambda ps: P.summary_messages(f, ps, cfg.lang), batch,
+                                                    cfg.max_new_tokens)
+            ranked += [p for p in batch if p in fitted]  # best first
             text, last = "", None
             stream = engine.stream(messages, system=system, thinking_budget=0, temperature=0.0,
                                    max_new_tokens=cfg.max_new_tokens, cancel=cancel)
@@ -212,11 +214,10 @@ def summarize(index: PaperIndex, engine, cfg: SummaryConfig, *, source: str = ""
             if last is not None and last.finish_reason in ("length", "cancelled"):
                 text = text.rsplit("\n", 1)[0] if "\n" in text.strip() else text  # the cut-off last line
             raw += parse_bullets(text)
-            shown += batch
             done += 1
             if cancel is not None and cancel.is_set():
                 break
-        bullets, dropped = check_bullets(index, raw, shown, guard, cfg)
+        bullets, dropped = check_bullets(index, raw, ranked, guard, cfg)
         summary.fields[f] = bullets
         summary.dropped += [{"field": f, **d} for d in dropped]
         yield {"type": "field", "field": f, "bullets": bullets}

@@ -128,10 +128,13 @@ def test_unsupported_bullets_are_removed(index):
 
 
 def test_chinese_summary_keeps_valid_citations(index):
-    engine = ScriptedEngine(lambda prompt: "- 再入院率从 41 降至 18 [p. 2]\n- 随访 7 年 [p. 2]\n")
+    engine = ScriptedEngine(lambda prompt: "- 再入院率从 41 降至 18 [p. 2]\n- 随访 7 年 [p. 2]\n</think>\n- 护士随访有效\n")
     _, s = run(index, engine, lang="zh", fields=("results",))
     assert "用中文写" in engine.prompts[0]
-    assert [(b.text, b.pages) for b in s.fields["results"]] == [("再入院率从 41 降至 18", [2])]
+    results = [(b.text, b.pages, b.note) for b in s.fields["results"]]
+    assert results[0] == ("再入院率从 41 降至 18", [2], "")
+    # No citation: the page of the passage most relevant to Results (the Results section is on page 2).
+    assert results[1] == ("护士随访有效", [2], "page added") and len(results) == 2  # the stray tag is gone
     assert s.dropped[0]["missing"] == ["7"]
     assert "## 结果" in to_markdown(s)
 
