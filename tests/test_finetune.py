@@ -119,3 +119,36 @@ def test_merge_gives_the_adapter_logits(tmp_path, tiny_hf):
         a, b, c = wrapped(ids).logits, merged(ids).logits, base(ids).logits
     assert torch.allclose(a, b, atol=1e-4)
     assert not torch.allclose(a, c, atol=1e-3)  # the adapter really changed the model
+
+
+def test_training_killed_mid_way_resumes_cleanly(tmp_path, tiny_hf):
+    """SIGKILL a training run after its first checkpoint; the next run resumes and finishes."""
+    import dataclasses
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    cfg = tiny_config(tmp_path, tiny_hf, max_steps=400)
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(dataclasses.asdict(cfg)))
+    proc = subprocess.Popen([sys.executable, "-m", "finetune.train", "--config", str(tmp_path / "cfg.yaml")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    state = tmp_path / "run" / "checkpoint" / "state.json"
+    deadline = time.time() + 120
+    while not state.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert state.exists(), "no checkpoint was written"
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "run" / "adapter").exists()  # no half-written adapter
+    step = json.loads(state.read_text())["step"]  # the checkpoint on disk is whole
+    assert 1 <= step < 400
+    said = []
+    adapter = train(dataclasses.replace(cfg, max_steps=step + 2), log=said.append)
+    assert f"resuming from step {step}" in said
+    assert json.loads((adapter / "metrics.json").read_text())["history"][-1]["step"] == step + 2
+    assert not [p.name for p in (tmp_path / "run").iterdir() if ".tmp-" in p.name]  # nothing half-written is left
