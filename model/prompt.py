@@ -155,16 +155,22 @@ def document_block(passages: list[tuple[int, str]]) -> str:
     return f"<paper>\n{body}\n</paper>"
 
 
+def _over_paper(passages: list[tuple[int, str]], ask: str, lang: str) -> tuple[str, list[dict]]:
+    """(system, messages): the <paper> block, then the request."""
+    system = DOC_SYSTEM_ZH if lang == "zh" else DOC_SYSTEM
+    return system, [{"role": "user", "content": f"{document_block(passages)}\n\n{ask}"}]
+
+
 def summary_messages(field: str, passages: list[tuple[int, str]], lang: str = "en") -> tuple[str, list[dict]]:
     """(system, messages) asking for one field of a structured summary as cited bullets."""
     en, zh, what = SUMMARY_FIELDS[field]
     if lang == "zh":
         ask = (f"根据上面的论文内容，写出结构化摘要的“{zh}”部分（{what}）。写 2 到 4 条要点，每条以“- ”开头，"
                f"一句话，以页码引用 [p. N] 结尾。用中文写。")
-        return DOC_SYSTEM_ZH, [{"role": "user", "content": f"{document_block(passages)}\n\n{ask}"}]
-    ask = (f"From the paper above, write the {en} part of a structured summary: {what}. Write 2 to 4 bullets, each "
-           f"starting with \"- \", one sentence each, ending with its page citation [p. N]. Write in English.")
-    return DOC_SYSTEM, [{"role": "user", "content": f"{document_block(passages)}\n\n{ask}"}]
+    else:
+        ask = (f"From the paper above, write the {en} part of a structured summary: {what}. Write 2 to 4 bullets, "
+               f"each starting with \"- \", one sentence each, ending with its page citation [p. N]. Write in English.")
+    return _over_paper(passages, ask, lang)
 
 
 def paper_question_messages(question: str, passages: list[tuple[int, str]], lang: str = "en") -> tuple[str, list[dict]]:
@@ -172,10 +178,10 @@ def paper_question_messages(question: str, passages: list[tuple[int, str]], lang
     if lang == "zh":
         ask = (f"问题：{sanitize_document(question)}\n只根据上面的论文内容回答，每个论点以页码引用 [p. N] 结尾；"
                f"如果论文中没有答案，请直接说明。用中文回答。")
-        return DOC_SYSTEM_ZH, [{"role": "user", "content": f"{document_block(passages)}\n\n{ask}"}]
-    ask = (f"Question: {sanitize_document(question)}\nAnswer only from the paper above, ending each claim with its page "
-           f"citation [p. N]. If the paper does not answer it, say so. Answer in English.")
-    return DOC_SYSTEM, [{"role": "user", "content": f"{document_block(passages)}\n\n{ask}"}]
+    else:
+        ask = (f"Question: {sanitize_document(question)}\nAnswer only from the paper above, ending each claim with its "
+               f"page citation [p. N]. If the paper does not answer it, say so. Answer in English.")
+    return _over_paper(passages, ask, lang)
 
 
 # --- Research outlines (Outline tab) ---------------------------------------------------------------
