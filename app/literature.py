@@ -75,12 +75,12 @@ def render_summary(index: PaperIndex, fields: dict, lang: str, partial_field: st
     zh, pages = lang == "zh", set()
     parts = [f'<div class="paper-view"><h3>{html.escape(index.paper.title or "")}</h3>']
     for f, bullets in fields.items():
-        parts.append(f"<h4>{P.SUMMARY_FIELDS[f][1 if zh else 0]}</h4><ul>")
+        parts.append(f"<h4>{P.SUMMARY_FIELDS[f][1 if zh else 0]}</h4>" + ("<ul>" if bullets else ""))
         for b in bullets:
             pages |= set(b.pages)
             cites = " ".join(_cite_button(pg, b.passage, index) for pg in b.pages)
             parts.append(f"<li>{html.escape(b.text)} {cites}</li>")
-        parts.append("</ul>" if bullets else f"<p><i>{t('lit.nothing', lang)}</i></p></ul>")
+        parts.append("</ul>" if bullets else f"<p><i>{t('lit.nothing', lang)}</i></p>")
     if partial_field:
         parts.append(f'<h4>{P.SUMMARY_FIELDS[partial_field][1 if zh else 0]} …</h4>'
                      f'<p class="partial">{html.escape(partial_text)}</p>')
