@@ -48,10 +48,13 @@ class ModelService:
         return self.ready
 
     def _prepare(self) -> None:
-        from model.build import BuildConfig, model_name, resolve_model
+        from model.build import BuildConfig, default_build_config, merged_from_other_adapter, model_name, resolve_model
 
         try:
             path = self.cfg.model_path
+            if not path and not self.cfg.model and self.cfg.backend == "onnx" and self.cfg.build_if_missing \
+                    and merged_from_other_adapter(default_build_config()):
+                path = self._build()  # an update shipped a new adapter: re-merge and rebuild, once
             if not path:
                 name = model_name(BuildConfig(base=self.cfg.model)) if self.cfg.model else None
                 try:

@@ -3,6 +3,7 @@
     python -m finetune.eval_table                       # every row below, resumable (finished cells are kept)
     python -m finetune.eval_table --only ft-int8 base-int8 --limit medmcqa=100
     python -m finetune.eval_table --report --limit pubmedqa=100    # print what is measured so far
+    python -m finetune.eval_table --mode generate --budget 1024 --only ft-int8 --exams medmcqa --limit medmcqa=40
 
 Each cell runs finetune.evaluate on one model and one exam (../shared/data/eval, or MEDASSIST_SHARED)
 and keeps its per-item JSONL and summary in runs/eval_table/. The table is printed and written to
@@ -20,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from finetune.evaluate import evaluate, load_items  # noqa: E402
+from finetune.evaluate import evaluate, with_shots  # noqa: E402
 from model.paths import models_dir, shared_data  # noqa: E402
 
 BASE = "qwen2.5-coder-1.5b"
@@ -40,11 +41,13 @@ EXAMS = {"medmcqa": ("medmcqa_dev.jsonl", 500), "pubmedqa": ("pubmedqa_test.json
 OUT = ROOT / "runs" / "eval_table"
 
 
-def run_cell(model: str, exam: str, limit: int, mode: str, threads: int | None, report: bool = False) -> dict | None:
+def run_cell(model: str, exam: str, limit: int, mode: str, threads: int | None, report: bool = False,
+             budget: int = 512, out_dir: Path = OUT, tag: str | None = None, **levers) -> dict | None:
+    """One model on one exam (levers: shots, samples, temperature; see finetune.evaluate)."""
     from model.engine import load_engine
 
-    tag = f"{model}.{exam}.{mode}.{limit}"
-    summary_path = OUT / f"{tag}.summary.json"
+    tag = tag or f"{model}.{exam}.{mode if mode == 'loglik' else f'generate-b{budget}'}.{limit}"
+    summary_path = out_dir / f"{tag}.summary.json"
     if summary_path.exists():
         return json.loads(summary_path.read_text())
     if report:
@@ -54,11 +57,12 @@ def run_cell(model: str, exam: str, limit: int, mode: str, threads: int | None, 
     if not path.exists():
         print(f"skip {model}: {path} not built", flush=True)
         return None
-    items = load_items(shared_data() / "eval" / EXAMS[exam][0], limit)
+    items, shots = with_shots(shared_data() / "eval" / EXAMS[exam][0], limit, levers.pop("shots", 0))
     engine = load_engine(str(path), backend=backend, threads=threads)
     print(f"== {tag}", flush=True)
-    summary = evaluate(engine, items, mode, budget=512, max_new_tokens=256, out=OUT / f"{tag}.jsonl")
-    summary.update(model=model, exam=exam)
+    summary = evaluate(engine, items, mode, budget=budget, max_new_tokens=256, out=out_dir / f"{tag}.jsonl",
+                       shots=shots, **levers)
+    summary.update(model=model, exam=exam, tag=tag)
     summary_path.write_text(json.dumps(summary, indent=2, default=str))
     del engine
     return summary
@@ -70,6 +74,7 @@ def main(argv=None) -> None:
     ap.add_argument("--exams", nargs="*", default=list(EXAMS), choices=list(EXAMS))
     ap.add_argument("--limit", nargs="*", default=[], help="exam=N overrides, e.g. medmcqa=100")
     ap.add_argument("--mode", choices=["loglik", "generate"], default="loglik")
+    ap.add_argument("--budget", type=int, default=512, help="thinking budget in generate mode")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--report", action="store_true", help="only print the cells already measured")
     args = ap.parse_args(argv)
@@ -80,12 +85,12 @@ def main(argv=None) -> None:
     rows = []
     for model in args.only:
         for exam in args.exams:
-            s = run_cell(model, exam, limits[exam], args.mode, args.threads, args.report)
+            s = run_cell(model, exam, limits[exam], args.mode, args.threads, args.report, args.budget)
             if s:
                 rows.append(s)
-    res = ROOT / "benchmarks" / "results" / f"eval_table{'' if args.mode == 'loglik' else '_' + args.mode}.json"
+    res = ROOT / "benchmarks" / "results" / f"eval_table{'' if args.mode == 'loglik' else f'_generate_b{args.budget}'}.json"
     res.write_text(json.dumps(rows, indent=2, default=str))
-    print("\n| model | exam | n | accuracy (95% CI) | s/item |" + (" compliance | reasoning tokens |" if args.mode == "generate" else ""))
+    print("\n| model | exam | n | accuracy (95% CI) | s/item |" + (f" compliance (budget {args.budget}) | reasoning tokens |" if args.mode == "generate" else ""))
     print("|---|---|---|---|---|" + ("---|---|" if args.mode == "generate" else ""))
     for s in rows:
         lo, hi = s["ci95"]

@@ -8,6 +8,9 @@ PubMedQA's `context` is put before the question. Modes:
   loglik    score each option letter after the prompt (one forward pass per item)
   generate  reason with a thinking budget (greedy), then extract the final letter; also reports
             format compliance (reasoning closed by the model, one final answer) and reasoning length
+Accuracy levers: --shots K puts K solved exemplars (the file's last K items, never evaluated) before
+the question; --samples N (generate) samples N reasoning chains at --temperature and takes the
+majority letter (self-consistency). Time per question is in the summary, to weigh each lever.
 Prints accuracy with a 95% Wilson interval; writes per-item results as JSONL and a summary JSON.
 """
 from __future__ import annotations
@@ -18,6 +21,7 @@ import math
 import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +50,16 @@ def load_items(path: str | Path, limit: int | None = None) -> list[dict]:
             if limit and len(items) >= limit:
                 break
     return items
+
+
+def with_shots(path: str | Path, limit: int | None, k: int) -> tuple[list[dict], list[dict]]:
+    """(items to evaluate, k exemplars): the exemplars are the file's last k items, never evaluated."""
+    if k <= 0:
+        return load_items(path, limit), []
+    items = load_items(path)
+    if len(items) <= k:
+        raise ValueError(f"{path}: {len(items)} items, too few for {k} exemplars and a question")
+    return items[:-k][:limit] if limit else items[:-k], items[-k:]
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -91,8 +105,8 @@ def last_logits(engine, ids: list[int]) -> np.ndarray:
     return np.asarray(s.logits(), dtype=np.float32).reshape(-1)
 
 
-def score_loglik(engine, item: dict) -> dict:
-    msgs = [{"role": "user", "content": P.mcq_prompt(item["question"], item["choices"])}]
+def score_loglik(engine, item: dict, shots: list[dict] = ()) -> dict:
+    msgs = P.mcq_messages(item["question"], item["choices"], shots)
     # Close the think block and open "The answer is (" so the next token is the letter itself.
     text = engine.render(msgs, think=False) + "The answer is ("
     logits = last_logits(engine, engine.encode(text))
@@ -102,18 +116,39 @@ def score_loglik(engine, item: dict) -> dict:
     return {"pred": pred, "scores": [round(float(x), 3) for x in scores]}
 
 
-def score_generate(engine, item: dict, budget: int, max_new_tokens: int) -> dict:
-    msgs = [{"role": "user", "content": P.mcq_prompt(item["question"], item["choices"])}]
-    r = engine.generate(msgs, thinking_budget=budget, max_new_tokens=max_new_tokens, temperature=0)
-    pred = extract_letter(r.answer, len(item["choices"]), item["choices"])
-    n_reasoning = len(engine.encode(r.thinking))
-    closed = bool(r.thinking) and n_reasoning < budget  # the model closed its reasoning before the budget did
-    return {"pred": pred, "answer_text": r.answer[-400:], "reasoning_tokens": n_reasoning,
-            "compliant": closed and pred is not None}
+def vote(letters: list[str | None]) -> str | None:
+    """The majority letter among chains that gave one; a tie goes to the letter given first."""
+    counts = Counter(x for x in letters if x)
+    if not counts:
+        return None
+    best = max(counts.values())
+    return next(x for x in letters if x and counts[x] == best)
+
+
+def score_generate(engine, item: dict, budget: int, max_new_tokens: int, shots: list[dict] = (),
+                   samples: int = 1, temperature: float = 0.6, seed: int = 0) -> dict:
+    msgs = P.mcq_messages(item["question"], item["choices"], shots)
+    chains = []
+    for i in range(samples):
+        # One chain is greedy; several are sampled, each with its own seed, and vote.
+        kw = {"temperature": 0} if samples == 1 else {"temperature": temperature, "top_p": 0.95, "seed": seed + i}
+        r = engine.generate(msgs, thinking_budget=budget, max_new_tokens=max_new_tokens, **kw)
+        letter = extract_letter(r.answer, len(item["choices"]), item["choices"])
+        n_reasoning = len(engine.encode(r.thinking))
+        closed = bool(r.thinking) and n_reasoning < budget  # the model closed its reasoning before the budget did
+        chains.append((letter, n_reasoning, closed and letter is not None, r.answer[-400:]))
+    letters = [c[0] for c in chains]
+    out = {"pred": vote(letters), "answer_text": chains[0][3],
+           "reasoning_tokens": sum(c[1] for c in chains) / samples,
+           "compliant": sum(c[2] for c in chains) / samples}  # the share of this item's chains in format
+    if samples > 1:
+        out["votes"] = letters
+    return out
 
 
 def evaluate(engine, items: list[dict], mode: str = "loglik", budget: int = 512, max_new_tokens: int = 256,
-             out: Path | None = None, progress: bool = True) -> dict:
+             out: Path | None = None, progress: bool = True, shots: list[dict] = (), samples: int = 1,
+             temperature: float = 0.6) -> dict:
     from tqdm import tqdm
 
     rows, correct = [], 0
@@ -121,7 +156,8 @@ def evaluate(engine, items: list[dict], mode: str = "loglik", budget: int = 512,
     fh = open(out, "w", encoding="utf-8") if out else None
     for item in tqdm(items, disable=not progress, desc=f"eval {mode}"):
         t = time.time()
-        r = score_loglik(engine, item) if mode == "loglik" else score_generate(engine, item, budget, max_new_tokens)
+        r = (score_loglik(engine, item, shots) if mode == "loglik" else
+             score_generate(engine, item, budget, max_new_tokens, shots, samples, temperature))
         r.update(id=item["id"], gold=item["answer"], correct=r["pred"] in item["answer"], seconds=round(time.time() - t, 2))
         correct += r["correct"]
         rows.append(r)
@@ -131,9 +167,10 @@ def evaluate(engine, items: list[dict], mode: str = "loglik", budget: int = 512,
         fh.close()
     n = len(rows)
     lo, hi = wilson(correct, n)
-    summary = {"mode": mode, "n": n, "accuracy": correct / n if n else 0.0, "ci95": [lo, hi],
+    summary = {"mode": mode, "n": n, "accuracy": correct / n if n else 0.0, "ci95": [lo, hi], "shots": len(shots),
                "seconds_per_item": (time.time() - t0) / max(n, 1), "engine": engine.info.__dict__ | {"extra": None}}
     if mode == "generate":
+        summary.update(thinking_budget=budget, samples=samples, temperature=temperature if samples > 1 else 0)
         summary["format_compliance"] = sum(r["compliant"] for r in rows) / max(n, 1)
         summary["mean_reasoning_tokens"] = sum(r["reasoning_tokens"] for r in rows) / max(n, 1)
     return summary
@@ -149,18 +186,22 @@ def main(argv=None) -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--thinking-budget", type=int, default=512)
     ap.add_argument("--max-new-tokens", type=int, default=256)
+    ap.add_argument("--shots", type=int, default=0, help="few-shot exemplars: the file's last K items")
+    ap.add_argument("--samples", type=int, default=1, help="generate: chains per question, majority vote")
+    ap.add_argument("--temperature", type=float, default=0.6, help="sampling temperature when --samples > 1")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None, help="per-item JSONL (summary goes beside it as .summary.json)")
     args = ap.parse_args(argv)
     from model.engine import load_engine
 
     try:
-        items = load_items(args.data, args.limit)
+        items, shots = with_shots(args.data, args.limit, args.shots)
         engine = load_engine(args.model_path, backend=args.engine, precision=args.precision, threads=args.threads)
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
     out = Path(args.out) if args.out else None
-    summary = evaluate(engine, items, args.mode, args.thinking_budget, args.max_new_tokens, out)
+    summary = evaluate(engine, items, args.mode, args.thinking_budget, args.max_new_tokens, out,
+                       shots=shots, samples=args.samples, temperature=args.temperature)
     summary["data"] = args.data
     lo, hi = summary["ci95"]
     print(f"{Path(args.data).name}: accuracy {summary['accuracy']:.1%} (95% CI {lo:.1%}–{hi:.1%}), n={summary['n']}, "

@@ -200,6 +200,15 @@ def default_build_config() -> BuildConfig:
     return BuildConfig()
 
 
+def merged_from_other_adapter(cfg: BuildConfig) -> bool:
+    """True when cfg's model was built, but merged from a different adapter than cfg.adapter: the
+    shipped adapter changed in an update, so the fine-tuned model on disk is stale and must be rebuilt."""
+    stage = models_dir() / model_name(cfg) / "hf-merged" / "stage.json"
+    if not cfg.adapter or not stage.exists():
+        return False
+    return json.loads(stage.read_text()).get("adapter_sha256") != adapter_sha256(Path(cfg.adapter))
+
+
 def build(cfg: BuildConfig, progress: Progress | None = None) -> Path:
     if cfg.precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {cfg.precision!r}")

@@ -120,6 +120,16 @@ def mcq_prompt(question: str, choices: list[str]) -> str:
     return f"{question.strip()}\n\nOptions:\n{opts}\n\nAnswer with the letter of the correct option."
 
 
+def mcq_messages(question: str, choices: list[str], shots: list[dict] = ()) -> list[dict]:
+    """A multiple-choice question as a conversation. Few-shot exemplars (dicts with question,
+    choices, answer letters) come first as earlier turns, each answered "The answer is (X)."."""
+    msgs = []
+    for s in shots:
+        msgs += [{"role": "user", "content": mcq_prompt(s["question"], s["choices"])},
+                 {"role": "assistant", "content": f"The answer is ({s['answer'][0]})."}]
+    return msgs + [{"role": "user", "content": mcq_prompt(question, choices)}]
+
+
 # --- Documents (Literature and Outline tabs) ----------------------------------------------------
 # A paper's text is data, never instructions: it goes inside <paper> … </paper>, stripped of
 # anything that could end that block or forge a chat turn, and the system prompt says so.

@@ -123,3 +123,24 @@ def test_full_disk_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.setattr(cli, "build", full)
     with pytest.raises(SystemExit, match="the disk is full"):
         cli.main(["build"])
+
+
+def test_a_new_shipped_adapter_marks_the_built_model_stale(tmp_path):
+    import json
+
+    from model.build import adapter_sha256, merged_from_other_adapter
+    from model.paths import models_dir
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    (adapter / "adapter_model.safetensors").write_bytes(b"v1")
+    cfg = BuildConfig(adapter=str(adapter), name="base-medassist")
+    assert not merged_from_other_adapter(cfg)  # never built: the normal first run builds it
+    stage = models_dir() / "base-medassist" / "hf-merged" / "stage.json"
+    stage.parent.mkdir(parents=True)
+    stage.write_text(json.dumps({"adapter_sha256": adapter_sha256(adapter)}))
+    assert not merged_from_other_adapter(cfg)
+    (adapter / "adapter_model.safetensors").write_bytes(b"v2")  # an update ships new weights
+    assert merged_from_other_adapter(cfg)
+    assert not merged_from_other_adapter(BuildConfig(name="base-medassist"))  # no adapter: nothing to compare

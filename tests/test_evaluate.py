@@ -57,3 +57,41 @@ def test_evaluate_tiny_onnx_and_torch_agree(tmp_path, tiny_hf, tiny_onnx_fp32, m
     assert a["accuracy"] == b["accuracy"]  # fp32 ONNX and PyTorch pick the same letters
     if mode == "generate":
         assert "format_compliance" in a and a["mean_reasoning_tokens"] > 0
+
+
+def test_vote_majority_and_ties():
+    from finetune.evaluate import vote
+
+    assert vote(["A", "B", "B"]) == "B"
+    assert vote(["C", None, "A"]) == "C"  # a tie goes to the letter given first
+    assert vote([None, None]) is None
+
+
+def test_few_shot_exemplars_are_never_evaluated(tmp_path):
+    from finetune.evaluate import with_shots
+    from model import prompt as P
+
+    data = tmp_path / "exam.jsonl"
+    write_items(data, n=6)
+    items, shots = with_shots(data, None, 2)
+    assert [s["id"] for s in shots] == [4, 5] and [i["id"] for i in items] == [0, 1, 2, 3]
+    assert [i["id"] for i in with_shots(data, 3, 2)[0]] == [0, 1, 2]
+    msgs = P.mcq_messages("Which?", ["p", "q"], shots)
+    assert [m["role"] for m in msgs] == ["user", "assistant", "user", "assistant", "user"]
+    assert msgs[1]["content"] == "The answer is (B)." and "Question 4?" in msgs[0]["content"]
+    with pytest.raises(ValueError, match="too few"):
+        with_shots(data, None, 6)
+
+
+def test_self_consistency_votes_over_sampled_chains(tmp_path):
+    from finetune.evaluate import score_generate
+    from tests.fake import ScriptedEngine
+
+    replies = iter(["weigh it\n</think>\n\nThe answer is (A).", "hmm\n</think>\n\nThe answer is (C).",
+                    "so\n</think>\n\nThe answer is (C).", "-" * 50])  # the last chain never closes its reasoning
+    engine = ScriptedEngine(lambda prompt: next(replies))
+    item = {"question": "Q?", "choices": ["w", "x", "y", "z"], "answer": ["C"]}
+    r = score_generate(engine, item, budget=20, max_new_tokens=30, samples=4, temperature=0.7, seed=3)
+    assert r["votes"] == ["A", "C", "C", None] and r["pred"] == "C"
+    assert r["compliant"] == 0.75  # three of the four chains closed their reasoning and answered
+    assert len(engine.prompts) == 4

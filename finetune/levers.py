@@ -1,0 +1,80 @@
+"""Accuracy levers against time per question: few-shot exemplars, the thinking budget, self-consistency.
+
+    python -m finetune.levers                                  # every lever below, resumable
+    python -m finetune.levers --only budget-512 budget-1024 --n-generate 20
+    python -m finetune.levers --report                         # print what is measured so far
+
+Every lever runs on the same model (default: the fine-tuned ONNX INT8 the app uses) and the same
+first items of MedMCQA dev, so rows compare directly: loglik rows on --n-loglik items, generate rows
+on --n-generate items (a reasoning chain costs ~100x a log-likelihood pass). Few-shot exemplars are
+the exam file's last items, never evaluated. Cells are kept in runs/levers/; the table is printed and
+written to benchmarks/results/levers.json. Times are seconds per question on this machine; compare
+them only within one run (--threads fixes the thread count for all rows).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from finetune.eval_table import MODELS, run_cell  # noqa: E402
+from model.paths import shared_data  # noqa: E402
+
+# name -> run_cell keyword arguments. Budgets bracket the training data's reasoning length
+# (median 476 tokens, 90th percentile 603 on the shared sample).
+LEVERS = {
+    "loglik": {"mode": "loglik"},
+    "loglik-3shot": {"mode": "loglik", "shots": 3},
+    "budget-256": {"mode": "generate", "budget": 256},
+    "budget-512": {"mode": "generate", "budget": 512},
+    "budget-1024": {"mode": "generate", "budget": 1024},
+    "sc5-512": {"mode": "generate", "budget": 512, "samples": 5, "temperature": 0.6},
+}
+OUT = ROOT / "runs" / "levers"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", default=list(LEVERS), choices=list(LEVERS))
+    ap.add_argument("--model", default="ft-int8", choices=list(MODELS))
+    ap.add_argument("--exam", default="medmcqa")
+    ap.add_argument("--n-loglik", type=int, default=200)
+    ap.add_argument("--n-generate", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--report", action="store_true", help="only print the cells already measured")
+    ap.add_argument("--cells", default=str(OUT), help="folder for per-lever JSONL and summaries")
+    ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "levers.json"))
+    args = ap.parse_args(argv)
+    if not (shared_data() / "eval").exists():
+        sys.exit(f"error: no exams at {shared_data() / 'eval'} (set MEDASSIST_SHARED)")
+    cells = Path(args.cells)
+    cells.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name in args.only:
+        kw = dict(LEVERS[name])
+        mode = kw.pop("mode")
+        n = args.n_loglik if mode == "loglik" else args.n_generate
+        s = run_cell(args.model, args.exam, n, mode, args.threads, args.report, out_dir=cells,
+                     tag=f"{args.model}.{args.exam}.{name}.{n}", **kw)
+        if s:
+            rows.append(s | {"lever": name})
+    res = Path(args.results)
+    res.write_text(json.dumps(rows, indent=2, default=str))
+    print(f"\n{args.model} on {args.exam}\n")
+    print("| lever | n | accuracy (95% CI) | format compliance | reasoning tokens | s/question |")
+    print("|---|---|---|---|---|---|")
+    for s in rows:
+        lo, hi = s["ci95"]
+        gen = s["mode"] == "generate"
+        print(f"| {s['lever']} | {s['n']} | {s['accuracy']:.1%} ({lo:.1%}–{hi:.1%}) | "
+              f"{format(s['format_compliance'], '.0%') if gen else '—'} | "
+              f"{format(s['mean_reasoning_tokens'], '.0f') if gen else '—'} | {s['seconds_per_item']:.1f} |")
+    print(f"wrote {res}")
+
+
+if __name__ == "__main__":
+    main()
