@@ -15,6 +15,8 @@ import dataclasses
 import json
 import math
 import random
+import resource
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +80,24 @@ def pick_dtype(name: str):
         ok = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
         return torch.bfloat16 if ok else torch.float32
     return getattr(torch, name)
+
+
+def peak_rss_gib() -> float:
+    """This process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**30 if sys.platform == "darwin" else 2**20)
+
+
+def release_free_memory() -> None:
+    """Hand freed heap back to the OS after each step. Without it, glibc's heap kept every step's
+    differently sized activations: the full-epoch run grew from 7.7 GiB after 3 steps to 14.6 GiB."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl): nothing to do
+            pass
 
 
 def lr_lambda(schedule: str, warmup: int, total: int):
@@ -144,7 +164,7 @@ def train(cfg: TrainConfig, log=print) -> Path:
     model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
     if cfg.gradient_checkpointing:
         # Recompute each layer's activations in the backward pass instead of keeping them: the
-        # 1.5B run's peak falls from 22.5 GiB to under 7 GiB. (The method's newer name where it exists.)
+        # 1.5B run's peak fell from 22.5 GiB to 7.7 GiB over the first steps. (The newer name where it exists.)
         enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
         enable({"use_reentrant": False})
         model.enable_input_require_grads()
@@ -192,11 +212,13 @@ def train(cfg: TrainConfig, log=print) -> Path:
         state["step"] += 1
         state["tokens"] += n_tok
         state["seconds"] += time.time() - t0
-        rec = {"step": state["step"], "loss": round(loss_sum, 4), "lr": sched.get_last_lr()[0]}
+        release_free_memory()
+        rec = {"step": state["step"], "loss": round(loss_sum, 4), "lr": sched.get_last_lr()[0],
+               "peak_rss_gib": round(peak_rss_gib(), 2)}
         if val_set and (state["step"] % cfg.eval_every == 0 or state["step"] == total):
             rec["val_loss"] = round(evaluate_loss(model, val_set), 4)
         state["history"].append(rec)
-        bar.set_postfix(loss=f"{loss_sum:.3f}", tok_s=f"{state['tokens'] / state['seconds']:.0f}",
+        bar.set_postfix(loss=f"{loss_sum:.3f}", tok_s=f"{state['tokens'] / state['seconds']:.0f}", peak_gib=rec["peak_rss_gib"],
                         **({"val": rec["val_loss"]} if "val_loss" in rec else {}))
         bar.update(1)
         if state["step"] % cfg.save_every == 0 or state["step"] == total:
@@ -227,7 +249,8 @@ def finish(cfg, model, tok, template, state, report, out: Path, base: Path, n_tr
             "steps": state["step"], "train_examples": n_train, "val_examples": n_val, "data_report": str(report),
             "first_loss": hist[0]["loss"] if hist else None, "final_loss": hist[-1]["loss"] if hist else None,
             "final_val_loss": vals[-1]["val_loss"] if vals else None, "tokens": state["tokens"],
-            "tokens_per_s": state["tokens"] / max(state["seconds"], 1e-9), "history": hist})
+            "tokens_per_s": state["tokens"] / max(state["seconds"], 1e-9),
+            "peak_rss_gib": max((h.get("peak_rss_gib", 0) for h in hist), default=None), "history": hist})
     plot_loss(state["history"], out / "loss.png")
     return out / "adapter"
 

@@ -79,6 +79,7 @@ def test_few_steps_lower_the_loss_and_write_outputs(tmp_path, tiny_hf):
     adapter = train(tiny_config(tmp_path, tiny_hf, max_steps=8), log=lambda *a: None)
     metrics = json.loads((adapter / "metrics.json").read_text())
     assert metrics["final_loss"] < metrics["first_loss"]
+    assert metrics["peak_rss_gib"] > 0 and all("peak_rss_gib" in h for h in metrics["history"])
     vals = [h["val_loss"] for h in metrics["history"] if "val_loss" in h]
     assert vals[-1] < vals[0]
     assert (adapter / "adapter_model.safetensors").exists() and (adapter / "train_config.json").exists()
