@@ -86,6 +86,8 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
         return
     thought["metadata"] = {**thought["metadata"], "status": "done",
                            "duration": thought["metadata"].get("duration", round(time.perf_counter() - started, 1))}
+    if last and last.think_end in ("loop", "budget") and thought["content"]:
+        thought["content"] += "\n\n" + t(f"think.{last.think_end}", lang)  # say why the reasoning ends abruptly
     if not thought["content"]:
         chat = [m for m in chat if m is not thought]
     if last and last.finish_reason == "cancelled":

@@ -6,11 +6,13 @@
 Items: problem_text, choices (option i is letter A, B, ...), answer (list of correct letters);
 PubMedQA's `context` is put before the question. Modes:
   loglik    score each option letter after the prompt (one forward pass per item)
-  generate  reason with a thinking budget (greedy), then extract the final letter; also reports
-            format compliance (reasoning closed by the model, one final answer) and reasoning length
+  generate  reason with a thinking budget (greedy unless --temperature), then extract the final letter;
+            also reports format compliance (reasoning closed by the model itself, one final answer),
+            what closed each chain (model | loop guard | budget) and reasoning length
 Accuracy levers: --shots K puts K solved exemplars (the file's last K items, never evaluated) before
-the question; --samples N (generate) samples N reasoning chains at --temperature and takes the
-majority letter (self-consistency). Time per question is in the summary, to weigh each lever.
+the question; --samples N (generate) samples N reasoning chains at --temperature (default 0.6) and
+takes the majority letter (self-consistency); --no-loop-guard lets looping reasoning run to the budget.
+Time per question is in the summary, to weigh each lever.
 Prints accuracy with a 95% Wilson interval; writes per-item results as JSONL and a summary JSON.
 """
 from __future__ import annotations
@@ -126,21 +128,22 @@ def vote(letters: list[str | None]) -> str | None:
 
 
 def score_generate(engine, item: dict, budget: int, max_new_tokens: int, shots: list[dict] = (),
-                   samples: int = 1, temperature: float = 0.6, seed: int = 0) -> dict:
+                   samples: int = 1, temperature: float = 0.0, seed: int = 0, loop_guard: bool = True) -> dict:
     msgs = P.mcq_messages(item["question"], item["choices"], shots)
     chains = []
     for i in range(samples):
-        # One chain is greedy; several are sampled, each with its own seed, and vote.
-        kw = {"temperature": 0} if samples == 1 else {"temperature": temperature, "top_p": 0.95, "seed": seed + i}
-        r = engine.generate(msgs, thinking_budget=budget, max_new_tokens=max_new_tokens, **kw)
+        # temperature 0 is greedy; sampled chains each get their own seed (and, when several, vote).
+        kw = {"temperature": 0} if temperature <= 0 else {"temperature": temperature, "top_p": 0.95, "seed": seed + i}
+        r = engine.generate(msgs, thinking_budget=budget, max_new_tokens=max_new_tokens, loop_guard=loop_guard, **kw)
         letter = extract_letter(r.answer, len(item["choices"]), item["choices"])
         n_reasoning = len(engine.encode(r.thinking))
-        closed = bool(r.thinking) and n_reasoning < budget  # the model closed its reasoning before the budget did
-        chains.append((letter, n_reasoning, closed and letter is not None, r.answer[-400:]))
+        closed = bool(r.thinking) and r.think_end == "model"  # the model closed its reasoning itself
+        chains.append((letter, n_reasoning, closed and letter is not None, r.answer[-400:], r.think_end))
     letters = [c[0] for c in chains]
     out = {"pred": vote(letters), "answer_text": chains[0][3],
            "reasoning_tokens": sum(c[1] for c in chains) / samples,
-           "compliant": sum(c[2] for c in chains) / samples}  # the share of this item's chains in format
+           "compliant": sum(c[2] for c in chains) / samples,  # the share of this item's chains in format
+           "think_end": [c[4] for c in chains]}
     if samples > 1:
         out["votes"] = letters
     return out
@@ -148,7 +151,7 @@ def score_generate(engine, item: dict, budget: int, max_new_tokens: int, shots: 
 
 def evaluate(engine, items: list[dict], mode: str = "loglik", budget: int = 512, max_new_tokens: int = 256,
              out: Path | None = None, progress: bool = True, shots: list[dict] = (), samples: int = 1,
-             temperature: float = 0.6) -> dict:
+             temperature: float = 0.0, loop_guard: bool = True) -> dict:
     from tqdm import tqdm
 
     rows, correct = [], 0
@@ -157,7 +160,8 @@ def evaluate(engine, items: list[dict], mode: str = "loglik", budget: int = 512,
     for item in tqdm(items, disable=not progress, desc=f"eval {mode}"):
         t = time.time()
         r = (score_loglik(engine, item, shots) if mode == "loglik" else
-             score_generate(engine, item, budget, max_new_tokens, shots, samples, temperature))
+             score_generate(engine, item, budget, max_new_tokens, shots, samples, temperature,
+                            loop_guard=loop_guard))
         r.update(id=item["id"], gold=item["answer"], correct=r["pred"] in item["answer"], seconds=round(time.time() - t, 2))
         correct += r["correct"]
         rows.append(r)
@@ -170,8 +174,10 @@ def evaluate(engine, items: list[dict], mode: str = "loglik", budget: int = 512,
     summary = {"mode": mode, "n": n, "accuracy": correct / n if n else 0.0, "ci95": [lo, hi], "shots": len(shots),
                "seconds_per_item": (time.time() - t0) / max(n, 1), "engine": engine.info.__dict__ | {"extra": None}}
     if mode == "generate":
-        summary.update(thinking_budget=budget, samples=samples, temperature=temperature if samples > 1 else 0)
+        summary.update(thinking_budget=budget, samples=samples, temperature=max(temperature, 0.0),
+                       loop_guard=loop_guard)
         summary["format_compliance"] = sum(r["compliant"] for r in rows) / max(n, 1)
+        summary["think_end"] = dict(Counter(e for r in rows for e in r["think_end"]))
         summary["mean_reasoning_tokens"] = sum(r["reasoning_tokens"] for r in rows) / max(n, 1)
     return summary
 
@@ -188,7 +194,9 @@ def main(argv=None) -> None:
     ap.add_argument("--max-new-tokens", type=int, default=256)
     ap.add_argument("--shots", type=int, default=0, help="few-shot exemplars: the file's last K items")
     ap.add_argument("--samples", type=int, default=1, help="generate: chains per question, majority vote")
-    ap.add_argument("--temperature", type=float, default=0.6, help="sampling temperature when --samples > 1")
+    ap.add_argument("--temperature", type=float, default=None,
+                    help="generate: sampling temperature (default: greedy for one chain, 0.6 for several)")
+    ap.add_argument("--no-loop-guard", action="store_true", help="generate: let looping reasoning run to the budget")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None, help="per-item JSONL (summary goes beside it as .summary.json)")
     args = ap.parse_args(argv)
@@ -201,7 +209,8 @@ def main(argv=None) -> None:
         sys.exit(f"error: {e}")
     out = Path(args.out) if args.out else None
     summary = evaluate(engine, items, args.mode, args.thinking_budget, args.max_new_tokens, out,
-                       shots=shots, samples=args.samples, temperature=args.temperature)
+                       shots=shots, samples=args.samples, loop_guard=not args.no_loop_guard,
+                       temperature=args.temperature if args.temperature is not None else 0.6 * (args.samples > 1))
     summary["data"] = args.data
     lo, hi = summary["ci95"]
     print(f"{Path(args.data).name}: accuracy {summary['accuracy']:.1%} (95% CI {lo:.1%}–{hi:.1%}), n={summary['n']}, "

@@ -1,14 +1,15 @@
 """Accuracy levers against time per question: few-shot exemplars, the thinking budget, self-consistency.
 
     python -m finetune.levers                                  # every lever below, resumable
-    python -m finetune.levers --only budget-512 budget-1024 --n-generate 20
+    python -m finetune.levers --only budget-512 t0.6-512 --n-generate 20
     python -m finetune.levers --report                         # print what is measured so far
 
 Every lever runs on the same model (default: the fine-tuned ONNX INT8 the app uses) and the same
 first items of MedMCQA dev, so rows compare directly: loglik rows on --n-loglik items, generate rows
 on --n-generate items (a reasoning chain costs ~100x a log-likelihood pass). Few-shot exemplars are
 the exam file's last items, never evaluated. Cells are kept in runs/levers/; the table is printed and
-written to benchmarks/results/levers.json. Times are seconds per question on this machine; compare
+written to benchmarks/results/levers.json. "think end" counts what closed each reasoning chain:
+the model itself, the loop guard, or the budget. Times are seconds per question on this machine; compare
 them only within one run (--threads fixes the thread count for all rows).
 """
 from __future__ import annotations
@@ -29,12 +30,25 @@ from model.paths import shared_data  # noqa: E402
 LEVERS = {
     "loglik": {"mode": "loglik"},
     "loglik-3shot": {"mode": "loglik", "shots": 3},
-    "budget-256": {"mode": "generate", "budget": 256},
+    # Greedy reasoning, with the engine's loop guard (the app's default) and without it.
+    "budget-256-noguard": {"mode": "generate", "budget": 256, "loop_guard": False},
+    "budget-512-noguard": {"mode": "generate", "budget": 512, "loop_guard": False},
+    "budget-1024-noguard": {"mode": "generate", "budget": 1024, "loop_guard": False},
     "budget-512": {"mode": "generate", "budget": 512},
     "budget-1024": {"mode": "generate", "budget": 1024},
+    # One chain sampled at the app's temperature (DeepSeek-R1's advice against greedy loops), then five that vote.
+    "t0.6-512": {"mode": "generate", "budget": 512, "temperature": 0.6},
     "sc5-512": {"mode": "generate", "budget": 512, "samples": 5, "temperature": 0.6},
 }
 OUT = ROOT / "runs" / "levers"
+
+
+def think_ends(summary: dict) -> str:
+    """model/loop/budget counts; cells measured before the loop guard existed only know the budget."""
+    ends = summary.get("think_end")
+    if ends is None:
+        return "—"
+    return "/".join(str(ends.get(k, 0)) for k in ("model", "loop", "budget"))
 
 
 def main(argv=None) -> None:
@@ -65,13 +79,13 @@ def main(argv=None) -> None:
     res = Path(args.results)
     res.write_text(json.dumps(rows, indent=2, default=str))
     print(f"\n{args.model} on {args.exam}\n")
-    print("| lever | n | accuracy (95% CI) | format compliance | reasoning tokens | s/question |")
-    print("|---|---|---|---|---|---|")
+    print("| lever | n | accuracy (95% CI) | format compliance | think end (model/loop/budget) | reasoning tokens | s/question |")
+    print("|---|---|---|---|---|---|---|")
     for s in rows:
         lo, hi = s["ci95"]
         gen = s["mode"] == "generate"
         print(f"| {s['lever']} | {s['n']} | {s['accuracy']:.1%} ({lo:.1%}–{hi:.1%}) | "
-              f"{format(s['format_compliance'], '.0%') if gen else '—'} | "
+              f"{format(s['format_compliance'], '.0%') if gen else '—'} | {think_ends(s) if gen else '—'} | "
               f"{format(s['mean_reasoning_tokens'], '.0f') if gen else '—'} | {s['seconds_per_item']:.1f} |")
     print(f"wrote {res}")
 

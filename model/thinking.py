@@ -9,8 +9,13 @@ writes "<think>" itself, or never writes it, is handled too.
     p = ThinkParser(prefilled=True)
     for piece in pieces: for phase, text in p.feed(piece): ...
     for phase, text in p.flush(): ...
+
+LoopGuard spots reasoning that has fallen into a loop (small models decoding greedily often repeat
+one paragraph until the budget runs out), so the engine can close the think block early.
 """
 from __future__ import annotations
+
+from collections import Counter
 
 from model.prompt import THINK_CLOSE, THINK_OPEN
 
@@ -80,6 +85,28 @@ class ThinkParser:
             return []
         phase = ANSWER if self.phase == "start" else self.phase
         return [(phase, rest.strip() if self._fresh else rest)]
+
+
+class LoopGuard:
+    """True once the last `window` tokens have occurred `times` times in the reasoning so far.
+
+    An exact 32-token run seen a third time is a loop, not emphasis: healthy reasoning may restate a
+    phrase once, but not the same 32 tokens thrice. A loop of period p is caught after about 2p + window
+    tokens. (On MedMCQA every reasoning chain that ran to its budget was such a loop.)
+    """
+
+    def __init__(self, window: int = 32, times: int = 3):
+        self.window, self.times = window, times
+        self.ids: list[int] = []
+        self.seen: Counter = Counter()
+
+    def add(self, token: int) -> bool:
+        self.ids.append(token)
+        if len(self.ids) < self.window:
+            return False
+        key = hash(tuple(self.ids[-self.window:]))
+        self.seen[key] += 1
+        return self.seen[key] >= self.times
 
 
 def split(text: str, prefilled: bool = True) -> tuple[str, str]:

@@ -74,3 +74,16 @@ def test_serving_off_this_computer_requires_a_password():
     r = subprocess.run([sys.executable, "-m", "app", "--host", "0.0.0.0", "--no-open-browser"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "requires --password" in r.stderr
+
+
+def test_reasoning_cut_short_says_why(tmp_path):
+    history = History(tmp_path / "h.sqlite")
+    loop = ScriptedEngine("Check the ECG again and again. " * 20)
+    loop.after_force = "Get an ECG."
+    service = ModelService(AppConfig(), engine=loop)
+    chat = run(respond(service, history, "Chest pain?", [], new_state(), 2000, 0.6, 64, "English"))[0]
+    assert chat[1]["content"].endswith("(Reasoning stopped early: it was repeating itself.)")
+    assert chat[2]["content"] == "Get an ECG."
+    budget = ModelService(AppConfig(), engine=ScriptedEngine("Weighing causes: " + "abcdefghij" * 3 + "</think>A"))
+    chat = run(respond(budget, history, "Chest pain?", [], new_state(), 16, 0.6, 64, "中文"))[0]
+    assert chat[1]["content"].endswith("（推理已达到思考预算；可在生成设置中调高。）")

@@ -149,3 +149,34 @@ def test_bad_model_path_is_a_clear_error(tmp_path):
         load_engine(tmp_path)
     with pytest.raises(FileNotFoundError, match="not built yet"):
         load_engine()
+
+
+LOOP = "Let me reconsider the options once more. "  # 41 characters = 41 scripted tokens
+
+
+def test_loop_guard_closes_reasoning_that_repeats_itself():
+    eng = ScriptedEngine("Pain at rest. " + LOOP * 30, after_force="The answer is (B).")
+    r = eng.generate(Q, thinking_budget=2000)
+    assert (r.think_end, r.answer, r.finish_reason) == ("loop", "The answer is (B).", "stop")
+    # Caught on the third sight of a 32-token run: about two periods in, not at the budget.
+    assert r.thinking.count(LOOP.strip()) in (2, 3) and len(r.thinking) < 14 + 3 * len(LOOP)
+    assert eng.sessions[0].forced == [ord(c) for c in "\n</think>\n\n"]
+
+
+def test_loop_guard_can_be_turned_off_and_spares_healthy_reasoning():
+    r = ScriptedEngine(LOOP * 30, after_force="B").generate(Q, thinking_budget=300, loop_guard=False)
+    assert r.think_end == "budget" and len(r.thinking) == 300
+    # Restating a phrase once (two sights) is reasoning, not a loop.
+    r = ScriptedEngine(LOOP + "Then renal causes. " + LOOP + "So (B).</think>B").generate(Q, thinking_budget=2000)
+    assert (r.think_end, r.answer) == ("model", "B")
+    assert ScriptedEngine("The answer.").generate(Q, thinking_budget=0).think_end is None
+    assert ScriptedEngine("x" * 500).generate(Q, thinking_budget=10).think_end == "budget"
+
+
+def test_loop_guard_counts_exact_windows():
+    from model.thinking import LoopGuard
+
+    g = LoopGuard(window=4, times=3)
+    assert not any(g.add(t) for t in [1, 2, 3, 4, 5, 1, 2, 3, 4])  # [1 2 3 4] seen twice
+    assert not any(g.add(t) for t in [5, 1, 2, 3])
+    assert g.add(4)  # the third sight

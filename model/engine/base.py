@@ -9,7 +9,8 @@ accepts forced tokens; everything else lives here once: the prompt, the
 <think> split, the thinking budget, stop strings, cancellation, timing.
 
 Budgets: thinking_budget caps reasoning tokens (then "</think>" is forced),
-max_new_tokens caps answer tokens.
+max_new_tokens caps answer tokens. loop_guard closes the reasoning early when it
+repeats itself. Every chunk after the think block says what closed it (think_end).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Protocol
 
 from model import prompt as P
-from model.thinking import ANSWER, THINKING, ThinkParser, partial_suffix
+from model.thinking import ANSWER, THINKING, LoopGuard, ThinkParser, partial_suffix
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Chunk:
     tokens_per_s: float = 0.0
     ttft_s: float | None = None
     finish_reason: str | None = None  # None while streaming; then stop | length | stop_string | cancelled
+    think_end: str | None = None  # what closed the reasoning: model | budget | loop | eos (None while open)
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Result:
     tokens_per_s: float
     ttft_s: float | None
     finish_reason: str
+    think_end: str | None = None
 
 
 class Session(Protocol):
@@ -160,13 +163,14 @@ class Engine(ABC):
     def stream(self, messages: list[dict], *, max_new_tokens: int = 1024, temperature: float = 0.6,
                top_p: float = 0.95, thinking_budget: int = 1024, stop: list[str] | None = None,
                system: str | None = P.SYSTEM_PROMPT, seed: int | None = None,
-               cancel: threading.Event | None = None) -> Iterator[Chunk]:
+               cancel: threading.Event | None = None, loop_guard: bool = True) -> Iterator[Chunk]:
         with self._lock:
             self._cancel.clear()
             yield from self._stream(messages, max_new_tokens, temperature, top_p, thinking_budget,
-                                    stop or [], system, seed, cancel)
+                                    stop or [], system, seed, cancel, loop_guard)
 
-    def _stream(self, messages, max_new_tokens, temperature, top_p, thinking_budget, stop, system, seed, cancel):
+    def _stream(self, messages, max_new_tokens, temperature, top_p, thinking_budget, stop, system, seed, cancel,
+                loop_guard):
         t0 = time.perf_counter()
         think = thinking_budget > 0
         prompt_ids = self.encode(self.render(messages, system=system, think=think))
@@ -176,12 +180,13 @@ class Engine(ABC):
         max_length = min(self.context_length, len(prompt_ids) + thinking_budget + max_new_tokens + 64)
         session = self.start(prompt_ids, temperature=temperature, top_p=top_p, max_length=max_length, seed=seed)
         parser, decoder, stops = ThinkParser(prefilled=think), IncrementalDecoder(self.decode), StopFilter(stop)
+        guard = LoopGuard() if loop_guard and think else None
         n_think = n_answer = n_gen = 0
-        t_first = ttft = finish = None
+        t_first = ttft = finish = think_end = None
 
         def chunk(text, phase, reason=None):
             rate = (n_gen - 1) / (time.perf_counter() - t_first) if t_first and n_gen > 1 else 0.0
-            return Chunk(text, phase, len(prompt_ids), n_gen, rate, ttft, reason)
+            return Chunk(text, phase, len(prompt_ids), n_gen, rate, ttft, reason, think_end)
 
         def emit(pieces):
             for phase, text in pieces:
@@ -214,8 +219,14 @@ class Engine(ABC):
                 pieces = parser.feed(decoder.add([tok]))
                 n_answer += parser.phase == ANSWER
                 n_think += parser.phase != ANSWER
-            if parser.phase != ANSWER and (n_think >= thinking_budget or tok in self.eos_ids):
-                # Budget spent (or the model stopped): close the think block; the model goes on with its answer.
+                if think and thinking and parser.phase == ANSWER:
+                    think_end = "model"
+            looping = guard is not None and parser.phase != ANSWER and guard.add(tok)
+            if parser.phase != ANSWER and (n_think >= thinking_budget or tok in self.eos_ids or looping):
+                # Budget spent, the model stopped, or it is going round in circles: close the think
+                # block; the model goes on with its answer.
+                if think:
+                    think_end = "eos" if tok in self.eos_ids else "loop" if looping else "budget"
                 forced = self.encode(P.FORCE_CLOSE)
                 session.append(forced)
                 n_forced += len(forced)
@@ -236,4 +247,4 @@ class Engine(ABC):
             (thinking if c.phase == THINKING else answer).append(c.text)
             last = c
         return Result("".join(thinking), "".join(answer), last.prompt_tokens, last.generated_tokens,
-                      last.tokens_per_s, last.ttft_s, last.finish_reason)
+                      last.tokens_per_s, last.ttft_s, last.finish_reason, last.think_end)
