@@ -86,6 +86,29 @@ def test_few_steps_lower_the_loss_and_write_outputs(tmp_path, tiny_hf):
     assert (tmp_path / "run" / "loss.png").stat().st_size > 1000
 
 
+def test_chunked_loss_equals_the_models_own_loss_and_gradients(tiny_hf, monkeypatch):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from finetune import train as T
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_hf, dtype=torch.float32)
+    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    assert T.plain_head(model)
+    ids = torch.tensor([[5, 17, 42, 99, 7, 3, 11, 64, 2, 8, 31]])
+    labels = torch.tensor([[-100, -100, -100, -100, 7, 3, 11, 64, 2, 8, 31]])  # prompt masked
+    monkeypatch.setattr(T, "LOSS_CHUNK", 3)  # several slices
+    lora = [p for p in model.parameters() if p.requires_grad]
+    ours = T.chunked_loss(model, ids, labels)
+    g_ours = torch.autograd.grad(ours, lora)
+    theirs = model(input_ids=ids, labels=labels).loss
+    g_theirs = torch.autograd.grad(theirs, lora)
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(g_ours, g_theirs))
+
+
 def test_resume_continues_from_the_checkpoint(tmp_path, tiny_hf):
     train(tiny_config(tmp_path, tiny_hf, max_steps=2), log=lambda *a: None)
     first = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
@@ -153,3 +176,19 @@ def test_training_killed_mid_way_resumes_cleanly(tmp_path, tiny_hf):
     assert f"resuming from step {step}" in said
     assert json.loads((adapter / "metrics.json").read_text())["history"][-1]["step"] == step + 2
     assert not [p.name for p in (tmp_path / "run").iterdir() if ".tmp-" in p.name]  # nothing half-written is left
+
+
+def test_train_memory_benchmark_runs_both_losses(tmp_path, tiny_hf):
+    import yaml
+
+    from benchmarks import train_memory
+
+    cfg = tiny_config(tmp_path, tiny_hf)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"base": cfg.base, "data": cfg.data, "r": 4, "alpha": 8,
+                                                      "dtype": "float32", "threads": 1}))
+    train_memory.main(["--config", str(tmp_path / "c.yaml"), "--examples", "2", "--out", str(tmp_path / "m.json")])
+    rows = json.loads((tmp_path / "m.json").read_text())
+    assert set(rows) == {"model-loss", "chunked-loss"} and rows["chunked-loss"]["examples"] == 2
+    # Fresh LoRA layers change nothing yet, so both losses see the same model: same values.
+    assert rows["model-loss"]["losses"] == pytest.approx(rows["chunked-loss"]["losses"], abs=1e-3)
+    assert rows["chunked-loss"]["peak_rss_gib"] > 0

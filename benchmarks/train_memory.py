@@ -1,0 +1,91 @@
+"""Training memory: the model's own loss vs the chunked loss, side by side on the longest examples.
+
+    python -m benchmarks.train_memory                      # default config (finetune/configs/default.yaml)
+    python -m benchmarks.train_memory --examples 2 --config my.yaml
+
+Each variant runs in its own fresh process (peak RSS is per process): the base in the training
+dtype with the config's LoRA layers and gradient checkpointing, then forward + backward on the
+--examples longest training examples (cut at max_seq_len, as training cuts them), freeing heap after
+each as the trainer does. The longest sequences set a run's peak, so this measures a full epoch's
+peak in a few minutes. Prints a table and writes benchmarks/results/train_memory.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+VARIANTS = {"model-loss": False, "chunked-loss": True}
+
+
+def child(config: str | None, chunked: bool, n_examples: int) -> dict:
+    """Runs in the variant's own process; returns its measurements."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from finetune import data
+    from finetune import train as T
+    from model import prompt as P
+    from model.config import resolve
+
+    cfg = resolve(T.TrainConfig, config)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    base = T.resolve_base(cfg.base)
+    examples, _ = data.load(cfg.data, cfg.hf_config)
+    train_ex, _ = data.split(examples, cfg.val_fraction)
+    tok = AutoTokenizer.from_pretrained(base)
+    template = P.load_chat_template(base)
+    encoded = sorted((T.encode_example(tok, template, e, cfg.max_seq_len) for e in train_ex),
+                     key=lambda e: len(e["input_ids"]), reverse=True)[:n_examples]
+    model = T.load_lora_model(cfg, base)
+    model.train()
+    after_load = T.peak_rss_gib()
+    t0, losses = time.time(), []
+    for ex in encoded:
+        loss, _ = T.example_loss(model, ex, chunked)
+        loss.backward()
+        losses.append(round(loss.item(), 4))
+        T.release_free_memory()
+    return {"chunked": chunked, "examples": len(encoded), "tokens": [len(e["input_ids"]) for e in encoded],
+            "losses": losses, "peak_rss_after_load_gib": round(after_load, 2),
+            "peak_rss_gib": round(T.peak_rss_gib(), 2), "seconds_per_example": round((time.time() - t0) / len(encoded), 1)}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default=str(ROOT / "finetune" / "configs" / "default.yaml"))
+    ap.add_argument("--examples", type=int, default=3)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train_memory.json"))
+    ap.add_argument("--child", choices=list(VARIANTS), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.config, VARIANTS[args.child], args.examples)))
+        return
+    rows = {}
+    for name in VARIANTS:
+        print(f"== {name}", flush=True)
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.train_memory", "--child", name, "--config", args.config,
+                               "--examples", str(args.examples)], cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit(f"error: {name} failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-10:]))
+        rows[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    ref = rows["model-loss"]
+    print(f"\n{rows['chunked-loss']['examples']} longest training examples ({rows['chunked-loss']['tokens']} tokens)\n")
+    print("| loss | peak RSS after loading | peak RSS | vs model loss | s/example | losses |")
+    print("|---|---|---|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['peak_rss_after_load_gib']} GiB | {r['peak_rss_gib']} GiB | "
+              f"{r['peak_rss_gib'] / ref['peak_rss_gib']:.2f}x | {r['seconds_per_example']} | {r['losses']} |")
+    Path(args.out).write_text(json.dumps(rows, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
