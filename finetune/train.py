@@ -120,7 +120,6 @@ def chunked_loss(model, ids, labels):
     fp32 copies for the softmax and its gradient, ~2.8 GB at once). Here only the positions whose
     next token is learned are projected, in slices of LOSS_CHUNK, each recomputed in the backward
     pass instead of kept. Same value as the model's loss (tests/test_finetune.py checks it)."""
-    import torch
     import torch.nn.functional as F
     from torch.utils.checkpoint import checkpoint
 
