@@ -6,8 +6,9 @@
 Each variant runs in its own fresh process (peak RSS is per process): the base in the training
 dtype with the config's LoRA layers and gradient checkpointing, then forward + backward on the
 --examples longest training examples (cut at max_seq_len, as training cuts them), freeing heap after
-each as the trainer does. The longest sequences set a run's peak, so this measures a full epoch's
-peak in a few minutes. Prints a table and writes benchmarks/results/train_memory.json.
+each as the trainer does; then a validation pass and one more training example, the transition that
+set the peak of a full run. The longest sequences set a run's peak, so this measures a full epoch's
+peak in minutes. Prints a table and writes benchmarks/results/train_memory.json.
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def child(config: str | None, chunked: bool, n_examples: int) -> dict:
         torch.set_num_threads(cfg.threads)
     base = T.resolve_base(cfg.base)
     examples, _ = data.load(cfg.data, cfg.hf_config)
-    train_ex, _ = data.split(examples, cfg.val_fraction)
+    train_ex, val_ex = data.split(examples, cfg.val_fraction)
     tok = AutoTokenizer.from_pretrained(base)
     template = P.load_chat_template(base)
     encoded = sorted((T.encode_example(tok, template, e, cfg.max_seq_len) for e in train_ex),
@@ -47,15 +48,27 @@ def child(config: str | None, chunked: bool, n_examples: int) -> dict:
     model = T.load_lora_model(cfg, base)
     model.train()
     after_load = T.peak_rss_gib()
+    val_set = [T.encode_example(tok, template, e, cfg.max_seq_len) for e in val_ex]
+
+    def train_on(batch):
+        for ex in batch:
+            loss, _ = T.example_loss(model, ex, chunked)
+            loss.backward()
+            losses.append(round(loss.item(), 4))
+            T.release_free_memory()
+
     t0, losses = time.time(), []
-    for ex in encoded:
-        loss, _ = T.example_loss(model, ex, chunked)
-        loss.backward()
-        losses.append(round(loss.item(), 4))
-        T.release_free_memory()
+    train_on(encoded)
+    seconds = (time.time() - t0) / len(encoded)
+    after_train = T.peak_rss_gib()
+    val_loss = T.evaluate_loss(model, val_set, chunked) if val_set else None
+    after_val = T.peak_rss_gib()
+    train_on(encoded[:1])
     return {"chunked": chunked, "examples": len(encoded), "tokens": [len(e["input_ids"]) for e in encoded],
-            "losses": losses, "peak_rss_after_load_gib": round(after_load, 2),
-            "peak_rss_gib": round(T.peak_rss_gib(), 2), "seconds_per_example": round((time.time() - t0) / len(encoded), 1)}
+            "losses": losses, "val_examples": len(val_set), "val_loss": val_loss and round(val_loss, 4),
+            "peak_rss_after_load_gib": round(after_load, 2), "peak_rss_after_train_gib": round(after_train, 2),
+            "peak_rss_after_val_gib": round(after_val, 2), "peak_rss_gib": round(T.peak_rss_gib(), 2),
+            "seconds_per_example": round(seconds, 1)}
 
 
 def main(argv=None) -> None:
@@ -78,11 +91,13 @@ def main(argv=None) -> None:
         rows[name] = json.loads(proc.stdout.strip().splitlines()[-1])
     ref = rows["model-loss"]
     print(f"\n{rows['chunked-loss']['examples']} longest training examples ({rows['chunked-loss']['tokens']} tokens)\n")
-    print("| loss | peak RSS after loading | peak RSS | vs model loss | s/example | losses |")
-    print("|---|---|---|---|---|---|")
+    print("| loss | peak RSS (GiB): loaded | + longest examples | + validation pass | + one more example "
+          "| vs model loss | s/example | losses | validation loss |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
-        print(f"| {name} | {r['peak_rss_after_load_gib']} GiB | {r['peak_rss_gib']} GiB | "
-              f"{r['peak_rss_gib'] / ref['peak_rss_gib']:.2f}x | {r['seconds_per_example']} | {r['losses']} |")
+        print(f"| {name} | {r['peak_rss_after_load_gib']} | {r['peak_rss_after_train_gib']} | {r['peak_rss_after_val_gib']} | "
+              f"{r['peak_rss_gib']} | {r['peak_rss_gib'] / ref['peak_rss_gib']:.2f}x | {r['seconds_per_example']} | "
+              f"{r['losses']} | {r['val_loss']} |")
     Path(args.out).write_text(json.dumps(rows, indent=2))
     print(f"wrote {args.out}")
 

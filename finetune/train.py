@@ -164,6 +164,7 @@ def evaluate_loss(model, examples, chunked: bool = True) -> float:
         for ex in examples:
             loss, k = example_loss(model, ex, chunked)
             total, n = total + loss.item() * k, n + k
+            release_free_memory()  # a validation pass without it left 10+ GiB of heap to the next step
     model.train()
     return total / max(n, 1)
 

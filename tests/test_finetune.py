@@ -191,4 +191,6 @@ def test_train_memory_benchmark_runs_both_losses(tmp_path, tiny_hf):
     assert set(rows) == {"model-loss", "chunked-loss"} and rows["chunked-loss"]["examples"] == 2
     # Fresh LoRA layers change nothing yet, so both losses see the same model: same values.
     assert rows["model-loss"]["losses"] == pytest.approx(rows["chunked-loss"]["losses"], abs=1e-3)
-    assert rows["chunked-loss"]["peak_rss_gib"] > 0
+    assert len(rows["chunked-loss"]["losses"]) == 3  # the longest two, then one more after the validation pass
+    assert rows["model-loss"]["val_loss"] == pytest.approx(rows["chunked-loss"]["val_loss"], abs=1e-3)
+    assert 0 < rows["chunked-loss"]["peak_rss_after_train_gib"] <= rows["chunked-loss"]["peak_rss_gib"]
