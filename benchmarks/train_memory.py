@@ -29,27 +29,19 @@ VARIANTS = {"model-loss": False, "chunked-loss": True}
 def child(config: str | None, chunked: bool, n_examples: int) -> dict:
     """Runs in the variant's own process; returns its measurements."""
     import torch
-    from transformers import AutoTokenizer
 
-    from finetune import data
     from finetune import train as T
-    from model import prompt as P
     from model.config import resolve
 
     cfg = resolve(T.TrainConfig, config)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     base = T.resolve_base(cfg.base)
-    examples, _ = data.load(cfg.data, cfg.hf_config)
-    train_ex, val_ex = data.split(examples, cfg.val_fraction)
-    tok = AutoTokenizer.from_pretrained(base)
-    template = P.load_chat_template(base)
-    encoded = sorted((T.encode_example(tok, template, e, cfg.max_seq_len) for e in train_ex),
-                     key=lambda e: len(e["input_ids"]), reverse=True)[:n_examples]
+    _, _, train_set, val_set, _ = T.encoded_splits(cfg, base, log=lambda *a: None)
+    encoded = sorted(train_set, key=lambda e: len(e["input_ids"]), reverse=True)[:n_examples]
     model = T.load_lora_model(cfg, base)
     model.train()
     after_load = T.peak_rss_gib()
-    val_set = [T.encode_example(tok, template, e, cfg.max_seq_len) for e in val_ex]
 
     def train_on(batch):
         for ex in batch:

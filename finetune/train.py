@@ -170,6 +170,30 @@ def evaluate_loss(model, examples, chunked: bool = True) -> float:
     return total / max(n, 1)
 
 
+def encoded_splits(cfg: TrainConfig, base: Path, log=print) -> tuple:
+    """(tokenizer, chat template, train examples, validation examples, data report), tokenized as trained."""
+    from transformers import AutoTokenizer
+
+    from finetune import data
+
+    examples, report = data.load(cfg.data, cfg.hf_config)
+    log(f"data: {report}")
+    train_ex, val_ex = data.split(examples, cfg.val_fraction)
+    tok = AutoTokenizer.from_pretrained(base)
+    template = P.load_chat_template(base)
+    train_set = [encode_example(tok, template, e, cfg.max_seq_len) for e in train_ex]
+    val_set = [encode_example(tok, template, e, cfg.max_seq_len) for e in val_ex]
+    # An example whose prompt alone fills max_seq_len has nothing left to learn from: drop it, say so.
+    n_before = len(train_set) + len(val_set)
+    train_set = [e for e in train_set if any(x != -100 for x in e["labels"])]
+    val_set = [e for e in val_set if any(x != -100 for x in e["labels"])]
+    if len(train_set) + len(val_set) < n_before:
+        log(f"skipped {n_before - len(train_set) - len(val_set)} examples whose prompt fills max_seq_len={cfg.max_seq_len}")
+    if not train_set:
+        raise data.DataError(f"no training example fits in max_seq_len={cfg.max_seq_len}")
+    return tok, template, train_set, val_set, report
+
+
 def load_lora_model(cfg: TrainConfig, base: Path):
     """The base in the training dtype, wrapped with fresh LoRA layers, ready to train."""
     from peft import LoraConfig, get_peft_model
@@ -191,9 +215,6 @@ def train(cfg: TrainConfig, log=print) -> Path:
     import torch
     from peft import get_peft_model_state_dict, set_peft_model_state_dict
     from tqdm import tqdm
-    from transformers import AutoTokenizer
-
-    from finetune import data
 
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -202,21 +223,7 @@ def train(cfg: TrainConfig, log=print) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     base = resolve_base(cfg.base)
-    examples, report = data.load(cfg.data, cfg.hf_config)
-    log(f"data: {report}")
-    train_ex, val_ex = data.split(examples, cfg.val_fraction)
-    tok = AutoTokenizer.from_pretrained(base)
-    template = P.load_chat_template(base)
-    train_set = [encode_example(tok, template, e, cfg.max_seq_len) for e in train_ex]
-    val_set = [encode_example(tok, template, e, cfg.max_seq_len) for e in val_ex]
-    # An example whose prompt alone fills max_seq_len has nothing left to learn from: drop it, say so.
-    n_before = len(train_set) + len(val_set)
-    train_set = [e for e in train_set if any(x != -100 for x in e["labels"])]
-    val_set = [e for e in val_set if any(x != -100 for x in e["labels"])]
-    if len(train_set) + len(val_set) < n_before:
-        log(f"skipped {n_before - len(train_set) - len(val_set)} examples whose prompt fills max_seq_len={cfg.max_seq_len}")
-    if not train_set:
-        raise data.DataError(f"no training example fits in max_seq_len={cfg.max_seq_len}")
+    tok, template, train_set, val_set, report = encoded_splits(cfg, base, log)
     model = load_lora_model(cfg, base)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
