@@ -251,7 +251,8 @@ def read_pdf(source, *, max_pages: int = MAX_PAGES, max_mb: float = MAX_MB) -> P
     if sum(len(ln["text"]) for ln in lines) < 50:
         raise PdfError("The PDF has no text layer (it looks scanned). Run it through OCR first, then upload it.")
     lines = _drop_running_text(lines, pages)
-    body = statistics.median(ln["size"] for ln in lines)
+    # A damaged font can report size 0 for its text: leave those out of the body size, never divide by 0.
+    body = statistics.median([ln["size"] for ln in lines if ln["size"] > 0] or [1.0])
     # The title: the consecutive largest lines on page 1.
     first = [ln for ln in lines if ln["page"] == 1]
     top = max((ln["size"] for ln in first), default=0)

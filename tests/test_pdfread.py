@@ -82,6 +82,21 @@ def test_encrypted(tmp_path, paper_pdf):
         read_pdf(out)
 
 
+def test_zero_font_sizes_do_not_crash(paper_pdf, monkeypatch):
+    """Found by the fuzz test: a mutated PDF whose text all reported font size 0."""
+    from app import pdfread
+
+    real = pdfread._lines
+
+    def zero_sizes(doc):
+        lines, skipped = real(doc)
+        return [ln | {"size": 0.0} for ln in lines], skipped
+
+    monkeypatch.setattr(pdfread, "_lines", zero_sizes)
+    paper = read_pdf(paper_pdf)
+    assert any(p.text for s in paper.sections for p in s.paragraphs)  # parsed, not a ZeroDivisionError
+
+
 def test_scanned_no_text_layer(tmp_path):
     doc = pymupdf.open()
     page = doc.new_page()
