@@ -1,12 +1,14 @@
-"""Training memory: the model's own loss vs the chunked loss, side by side on the longest examples.
+"""Training memory: the model's own loss vs the chunked loss vs glibc's mmap threshold, side by side.
 
     python -m benchmarks.train_memory                      # default config (finetune/configs/default.yaml)
-    python -m benchmarks.train_memory --examples 2 --config my.yaml
+    python -m benchmarks.train_memory --examples 2 --config my.yaml --only chunked-loss chunked-mmap-1mib
 
 Each variant runs in its own fresh process (peak RSS is per process): the base in the training
 dtype with the config's LoRA layers and gradient checkpointing, then forward + backward on the
 --examples longest training examples (cut at max_seq_len, as training cuts them), freeing heap after
-each as the trainer does; then a validation pass and one more training example. This is the working
+each as the trainer does; then a validation pass and one more training example. The last variant
+also serves every allocation of 1 MiB or more from its own mapping (the trainer's default,
+`mmap_threshold_mib`), which the others leave at glibc's default. This is the working
 set of one example at full length, measured in minutes; a full run sits above it, by how much its
 heap fragments over many lengths (the v0.2 recipe: 9.0 GiB over 13 steps, 12.6 GiB at the end, against
 5.4 GiB here). Prints a table and writes benchmarks/results/train_memory.json.
@@ -23,10 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = {"model-loss": False, "chunked-loss": True}
+# name -> (chunked loss, mmap threshold in MiB; 0 = glibc's default)
+VARIANTS = {"model-loss": (False, 0), "chunked-loss": (True, 0), "chunked-mmap-1mib": (True, 1)}
 
 
-def child(config: str | None, chunked: bool, n_examples: int) -> dict:
+def child(config: str | None, chunked: bool, mmap_mib: int, n_examples: int) -> dict:
     """Runs in the variant's own process; returns its measurements."""
     import torch
 
@@ -34,6 +37,7 @@ def child(config: str | None, chunked: bool, n_examples: int) -> dict:
     from model.config import resolve
 
     cfg = resolve(T.TrainConfig, config)
+    T.limit_heap_growth(mmap_mib)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     base = T.resolve_base(cfg.base)
@@ -57,7 +61,7 @@ def child(config: str | None, chunked: bool, n_examples: int) -> dict:
     val_loss = T.evaluate_loss(model, val_set, chunked) if val_set else None
     after_val = T.peak_rss_gib()
     train_on(encoded[:1])
-    return {"chunked": chunked, "examples": len(encoded), "tokens": [len(e["input_ids"]) for e in encoded],
+    return {"chunked": chunked, "mmap_threshold_mib": mmap_mib, "examples": len(encoded), "tokens": [len(e["input_ids"]) for e in encoded],
             "losses": losses, "val_examples": len(val_set), "val_loss": val_loss and round(val_loss, 4),
             "peak_rss_after_load_gib": round(after_load, 2), "peak_rss_after_train_gib": round(after_train, 2),
             "peak_rss_after_val_gib": round(after_val, 2), "peak_rss_gib": round(T.peak_rss_gib(), 2),
@@ -69,23 +73,24 @@ def main(argv=None) -> None:
     ap.add_argument("--config", default=str(ROOT / "finetune" / "configs" / "default.yaml"))
     ap.add_argument("--examples", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train_memory.json"))
+    ap.add_argument("--only", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--child", choices=list(VARIANTS), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.config, VARIANTS[args.child], args.examples)))
+        print(json.dumps(child(args.config, *VARIANTS[args.child], args.examples)))
         return
     rows = {}
-    for name in VARIANTS:
+    for name in args.only:
         print(f"== {name}", flush=True)
         proc = subprocess.run([sys.executable, "-m", "benchmarks.train_memory", "--child", name, "--config", args.config,
                                "--examples", str(args.examples)], cwd=ROOT, capture_output=True, text=True)
         if proc.returncode != 0:
             sys.exit(f"error: {name} failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-10:]))
         rows[name] = json.loads(proc.stdout.strip().splitlines()[-1])
-    ref = rows["model-loss"]
-    print(f"\n{rows['chunked-loss']['examples']} longest training examples ({rows['chunked-loss']['tokens']} tokens)\n")
-    print("| loss | peak RSS (GiB): loaded | + longest examples | + validation pass | + one more example "
-          "| vs model loss | s/example | losses | validation loss |")
+    ref = next(iter(rows.values()))  # ratios against the first variant measured
+    print(f"\n{ref['examples']} longest training examples ({ref['tokens']} tokens)\n")
+    print(f"| variant | peak RSS (GiB): loaded | + longest examples | + validation pass | + one more example "
+          f"| vs {next(iter(rows))} | s/example | losses | validation loss |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
         print(f"| {name} | {r['peak_rss_after_load_gib']} | {r['peak_rss_after_train_gib']} | {r['peak_rss_after_val_gib']} | "

@@ -69,7 +69,8 @@ def test_prompt_tokens_are_masked(tiny_hf):
 def tiny_config(tmp_path, tiny_hf, **kw):
     rows = [{"Question": f"Case {i}: fever and cough for {i} days?", "Complex_CoT": "Think about pneumonia.",
              "Response": "Chest X-ray."} for i in range(12)]
-    return TrainConfig(base=str(tiny_hf), data=write_jsonl(tmp_path / "d.jsonl", rows), out=str(tmp_path / "run"),
+    kw = {"out": str(tmp_path / "run")} | kw
+    return TrainConfig(base=str(tiny_hf), data=write_jsonl(tmp_path / "d.jsonl", rows),
                        r=4, alpha=8, dropout=0.0, lr=5e-3, grad_accum=2, warmup_ratio=0.0, max_seq_len=1024,
                        eval_every=1, save_every=1, dtype="float32", gradient_checkpointing=True, threads=1,
                        val_fraction=0.2, **kw)
@@ -117,6 +118,22 @@ def test_resume_continues_from_the_checkpoint(tmp_path, tiny_hf):
     assert "resuming from step 2" in said
     hist = json.loads((adapter / "metrics.json").read_text())["history"]
     assert [h["step"] for h in hist] == [1, 2, 3, 4] and hist[:2] == first["history"]
+
+
+def test_init_adapter_starts_from_its_weights_and_trains_them(tmp_path, tiny_hf):
+    from safetensors.torch import load_file
+
+    first = train(tiny_config(tmp_path, tiny_hf, max_steps=8), log=lambda *a: None)
+    m1 = json.loads((first / "metrics.json").read_text())
+    second = train(tiny_config(tmp_path, tiny_hf, max_steps=2, init_adapter=str(first),
+                               out=str(tmp_path / "run2")), log=lambda *a: None)
+    m2 = json.loads((second / "metrics.json").read_text())
+    # The second run starts where the first ended, not from fresh LoRA layers...
+    assert m2["first_loss"] < (m1["first_loss"] + m1["final_loss"]) / 2
+    # ...and its weights are trainable: they moved.
+    a, b = load_file(first / "adapter_model.safetensors"), load_file(second / "adapter_model.safetensors")
+    assert a.keys() == b.keys() and any(not (a[k] == b[k]).all() for k in a)
+    assert json.loads((second / "train_config.json").read_text())["init_adapter"] == str(first)
 
 
 def test_too_short_max_seq_len_is_a_clear_error(tmp_path, tiny_hf):
@@ -188,9 +205,11 @@ def test_train_memory_benchmark_runs_both_losses(tmp_path, tiny_hf):
                                                       "dtype": "float32", "threads": 1}))
     train_memory.main(["--config", str(tmp_path / "c.yaml"), "--examples", "2", "--out", str(tmp_path / "m.json")])
     rows = json.loads((tmp_path / "m.json").read_text())
-    assert set(rows) == {"model-loss", "chunked-loss"} and rows["chunked-loss"]["examples"] == 2
-    # Fresh LoRA layers change nothing yet, so both losses see the same model: same values.
+    assert set(rows) == set(train_memory.VARIANTS) and rows["chunked-loss"]["examples"] == 2
+    # Fresh LoRA layers change nothing yet, so every variant sees the same model: same values.
     assert rows["model-loss"]["losses"] == pytest.approx(rows["chunked-loss"]["losses"], abs=1e-3)
+    assert rows["chunked-mmap-1mib"]["losses"] == rows["chunked-loss"]["losses"]
+    assert rows["chunked-mmap-1mib"]["mmap_threshold_mib"] == 1 and rows["chunked-loss"]["mmap_threshold_mib"] == 0
     assert len(rows["chunked-loss"]["losses"]) == 3  # the longest two, then one more after the validation pass
     assert rows["model-loss"]["val_loss"] == pytest.approx(rows["chunked-loss"]["val_loss"], abs=1e-3)
     assert 0 < rows["chunked-loss"]["peak_rss_after_train_gib"] <= rows["chunked-loss"]["peak_rss_gib"]
