@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import random
@@ -93,16 +94,25 @@ def peak_rss_gib() -> float:
     return peak / (2**30 if sys.platform == "darwin" else 2**20)
 
 
+@functools.lru_cache(maxsize=1)
+def _glibc():
+    """The C library's handle where it is glibc (Linux), else None (macOS, Windows, musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:
+        return None
+
+
 def release_free_memory() -> None:
     """Hand freed heap back to the OS after each example. Without it, glibc's heap kept every step's
     differently sized activations: the full-epoch run grew from 7.7 GiB after 3 steps to 14.6 GiB."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc (musl): nothing to do
-            pass
+    if libc := _glibc():
+        libc.malloc_trim(0)
 
 
 def limit_heap_growth(mib: int) -> None:
@@ -111,13 +121,8 @@ def limit_heap_growth(mib: int) -> None:
     a 1,024-token step land on the heap, where differently sized steps fragment it: with malloc_trim
     alone a full epoch still climbed from 7.5 to 9 GiB over 13 steps. With 1 MiB it stayed at 5.3 GiB,
     but every fresh mapping is page-faulted again: 0.68x the tokens/s. 0 keeps glibc's default."""
-    if mib and sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            ctypes.CDLL("libc.so.6").mallopt(-3, mib << 20)  # -3 = M_MMAP_THRESHOLD
-        except (OSError, AttributeError):  # not glibc
-            pass
+    if mib and (libc := _glibc()):
+        libc.mallopt(-3, mib << 20)  # -3 = M_MMAP_THRESHOLD
 
 
 def lr_lambda(schedule: str, warmup: int, total: int):
