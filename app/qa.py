@@ -66,7 +66,8 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
     started, last_yield, last, shown = time.perf_counter(), 0.0, None, False
     try:
         for c in service.stream(messages, thinking_budget=int(budget), temperature=float(temperature),
-                                max_new_tokens=int(max_len), cancel=cancel):
+                                max_new_tokens=int(max_len), cancel=cancel,
+                                repetition_penalty=service.cfg.repetition_penalty):
             last = c
             if c.phase == "thinking":
                 thought["content"] += c.text

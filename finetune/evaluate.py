@@ -11,7 +11,8 @@ PubMedQA's `context` is put before the question. Modes:
             what closed each chain (model | loop guard | budget) and reasoning length
 Accuracy levers: --shots K puts K solved exemplars (the file's last K items, never evaluated) before
 the question; --samples N (generate) samples N reasoning chains at --temperature (default 0.6) and
-takes the majority letter (self-consistency); --no-loop-guard lets looping reasoning run to the budget.
+takes the majority letter (self-consistency); --no-loop-guard lets looping reasoning run to the budget;
+--repetition-penalty P (>1) makes tokens already in the sequence less likely (against loops).
 Time per question is in the summary, to weigh each lever.
 Prints accuracy with a 95% Wilson interval; writes per-item results as JSONL and a summary JSON.
 """
@@ -92,10 +93,22 @@ def extract_letter(text: str, n_choices: int, choices: list[str] | None = None) 
     if re.fullmatch(rf"\(?([{valid}])\)?\.?", t, flags=re.IGNORECASE):
         return t.strip("().").upper()
     if choices:  # the answer quotes exactly one option's text
-        found = [LETTERS[i] for i, c in enumerate(choices) if c and c.lower() in t.lower()]
-        if len(found) == 1:
-            return found[0]
+        return quoted_choice(t, choices)
     return None
+
+
+def _words(text: str) -> str:
+    """Lower-case words separated by single spaces, padded, so "Non-phasic" matches "non phasic"."""
+    return " " + " ".join(re.findall(r"[^\W_]+", text.lower())) + " "
+
+
+def quoted_choice(text: str, choices: list[str]) -> str | None:
+    """The letter of the one option whose words the text quotes (whole words only). An option quoted
+    only inside a longer quoted option ("hypertension" in "pulmonary hypertension") does not count."""
+    t = _words(text)
+    found = {i: _words(c) for i, c in enumerate(choices) if _words(c).strip() and _words(c) in t}
+    found = [i for i, w in found.items() if not any(j != i and w in v for j, v in found.items())]
+    return LETTERS[found[0]] if len(found) == 1 else None
 
 
 def letter_ids(engine, n: int) -> list[int]:
@@ -128,13 +141,15 @@ def vote(letters: list[str | None]) -> str | None:
 
 
 def score_generate(engine, item: dict, budget: int, max_new_tokens: int, shots: list[dict] = (),
-                   samples: int = 1, temperature: float = 0.0, seed: int = 0, loop_guard: bool = True) -> dict:
+                   samples: int = 1, temperature: float = 0.0, seed: int = 0, loop_guard: bool = True,
+                   repetition_penalty: float = 1.0) -> dict:
     msgs = P.mcq_messages(item["question"], item["choices"], shots)
     chains = []
     for i in range(samples):
         # temperature 0 is greedy; sampled chains each get their own seed (and, when several, vote).
         kw = {"temperature": 0} if temperature <= 0 else {"temperature": temperature, "top_p": 0.95, "seed": seed + i}
-        r = engine.generate(msgs, thinking_budget=budget, max_new_tokens=max_new_tokens, loop_guard=loop_guard, **kw)
+        r = engine.generate(msgs, thinking_budget=budget, max_new_tokens=max_new_tokens, loop_guard=loop_guard,
+                            repetition_penalty=repetition_penalty, **kw)
         letter = extract_letter(r.answer, len(item["choices"]), item["choices"])
         n_reasoning = len(engine.encode(r.thinking))
         closed = bool(r.thinking) and r.think_end == "model"  # the model closed its reasoning itself
@@ -151,7 +166,7 @@ def score_generate(engine, item: dict, budget: int, max_new_tokens: int, shots: 
 
 def evaluate(engine, items: list[dict], mode: str = "loglik", budget: int = 512, max_new_tokens: int = 256,
              out: Path | None = None, progress: bool = True, shots: list[dict] = (), samples: int = 1,
-             temperature: float = 0.0, loop_guard: bool = True) -> dict:
+             temperature: float = 0.0, loop_guard: bool = True, repetition_penalty: float = 1.0) -> dict:
     from tqdm import tqdm
 
     rows, correct = [], 0
@@ -161,7 +176,7 @@ def evaluate(engine, items: list[dict], mode: str = "loglik", budget: int = 512,
         t = time.time()
         r = (score_loglik(engine, item, shots) if mode == "loglik" else
              score_generate(engine, item, budget, max_new_tokens, shots, samples, temperature,
-                            loop_guard=loop_guard))
+                            loop_guard=loop_guard, repetition_penalty=repetition_penalty))
         r.update(id=item["id"], gold=item["answer"], correct=r["pred"] in item["answer"], seconds=round(time.time() - t, 2))
         correct += r["correct"]
         rows.append(r)
@@ -175,7 +190,7 @@ def evaluate(engine, items: list[dict], mode: str = "loglik", budget: int = 512,
                "seconds_per_item": (time.time() - t0) / max(n, 1), "engine": engine.info.__dict__ | {"extra": None}}
     if mode == "generate":
         summary.update(thinking_budget=budget, samples=samples, temperature=max(temperature, 0.0),
-                       loop_guard=loop_guard)
+                       loop_guard=loop_guard, repetition_penalty=repetition_penalty)
         summary["format_compliance"] = sum(r["compliant"] for r in rows) / max(n, 1)
         summary["think_end"] = dict(Counter(e for r in rows for e in r["think_end"]))
         summary["mean_reasoning_tokens"] = sum(r["reasoning_tokens"] for r in rows) / max(n, 1)
@@ -197,6 +212,8 @@ def main(argv=None) -> None:
     ap.add_argument("--temperature", type=float, default=None,
                     help="generate: sampling temperature (default: greedy for one chain, 0.6 for several)")
     ap.add_argument("--no-loop-guard", action="store_true", help="generate: let looping reasoning run to the budget")
+    ap.add_argument("--repetition-penalty", type=float, default=1.0,
+                    help="generate: >1 makes tokens already in the sequence less likely (1 = off)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None, help="per-item JSONL (summary goes beside it as .summary.json)")
     args = ap.parse_args(argv)
@@ -210,6 +227,7 @@ def main(argv=None) -> None:
     out = Path(args.out) if args.out else None
     summary = evaluate(engine, items, args.mode, args.thinking_budget, args.max_new_tokens, out,
                        shots=shots, samples=args.samples, loop_guard=not args.no_loop_guard,
+                       repetition_penalty=args.repetition_penalty,
                        temperature=args.temperature if args.temperature is not None else 0.6 * (args.samples > 1))
     summary["data"] = args.data
     lo, hi = summary["ci95"]

@@ -1,4 +1,4 @@
-"""Accuracy levers against time per question: few-shot exemplars, the thinking budget, self-consistency.
+"""Accuracy levers against time per question: few-shot, thinking budget, self-consistency, repetition penalty.
 
     python -m finetune.levers                                  # every lever below, resumable
     python -m finetune.levers --only budget-512 t0.6-512 --n-generate 20
@@ -39,6 +39,11 @@ LEVERS = {
     # One chain sampled at the app's temperature (DeepSeek-R1's advice against greedy loops), then five that vote.
     "t0.6-512": {"mode": "generate", "budget": 512, "temperature": 0.6},
     "sc5-512": {"mode": "generate", "budget": 512, "samples": 5, "temperature": 0.6},
+    # Greedy with a repetition penalty (Qwen2.5's own generation configs use 1.05-1.1): fewer loops?
+    "rp1.05-512": {"mode": "generate", "budget": 512, "repetition_penalty": 1.05},
+    "rp1.1-512": {"mode": "generate", "budget": 512, "repetition_penalty": 1.1},
+    "rp1.1-1024": {"mode": "generate", "budget": 1024, "repetition_penalty": 1.1},
+    "t0.6-rp1.1-1024": {"mode": "generate", "budget": 1024, "repetition_penalty": 1.1, "temperature": 0.6},
 }
 OUT = ROOT / "runs" / "levers"
 

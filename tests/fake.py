@@ -51,7 +51,8 @@ class ScriptedEngine(Engine):
     def decode(self, ids):
         return "".join(chr(i) for i in ids)
 
-    def start(self, prompt_ids, *, temperature, top_p, max_length, seed):
+    def start(self, prompt_ids, *, temperature, top_p, max_length, seed, repetition_penalty=1.0):
+        self.last_penalty = repetition_penalty
         self.last_prompt = self.decode(prompt_ids)
         self.prompts = getattr(self, "prompts", []) + [self.last_prompt]
         script = self.script(self.last_prompt) if callable(self.script) else self.script

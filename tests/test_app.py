@@ -87,3 +87,10 @@ def test_reasoning_cut_short_says_why(tmp_path):
     budget = ModelService(AppConfig(), engine=ScriptedEngine("Weighing causes: " + "abcdefghij" * 3 + "</think>A"))
     chat = run(respond(budget, history, "Chest pain?", [], new_state(), 16, 0.6, 64, "中文"))[0]
     assert chat[1]["content"].endswith("（推理已达到思考预算；可在生成设置中调高。）")
+
+
+def test_repetition_penalty_setting_reaches_the_engine(tmp_path):
+    engine = ScriptedEngine("Consider ACS.</think>Get an ECG.")
+    service = ModelService(AppConfig(repetition_penalty=1.1), engine=engine)
+    run(respond(service, History(tmp_path / "h.sqlite"), "Chest pain?", [], new_state(), 256, 0.6, 64, "English"))
+    assert engine.last_penalty == 1.1

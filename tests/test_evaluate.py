@@ -22,6 +22,16 @@ def test_extract_letter(text, expected):
     assert extract_letter(text, 4, ["Insulin", "Metformin", "Aspirin", "Statin"]) == expected
 
 
+@pytest.mark.parametrize("text,choices,expected", [
+    ("The flow is non-phasic.", ["Monophasic", "Biphasic", "Triphasic", "Non phasic"], "D"),
+    ("This is pulmonary hypertension.", ["Hypertension", "Pulmonary hypertension", "Asthma", "COPD"], "B"),
+    ("Suspect an insulinoma.", ["Insulin", "Glucagon", "Cortisol", "GH"], None),  # whole words only
+    ("Either asthma or COPD.", ["Hypertension", "Pulmonary hypertension", "Asthma", "COPD"], None),
+])
+def test_extract_letter_from_quoted_option(text, choices, expected):
+    assert extract_letter(text, 4, choices) == expected
+
+
 def test_wilson_interval():
     lo, hi = wilson(35, 100)
     assert 0.26 < lo < 0.35 < hi < 0.45

@@ -10,7 +10,7 @@ accepts forced tokens; everything else lives here once: the prompt, the
 
 Budgets: thinking_budget caps reasoning tokens (then "</think>" is forced),
 max_new_tokens caps answer tokens. loop_guard closes the reasoning early when it
-repeats itself. Every chunk after the think block says what closed it (think_end).
+repeats itself; repetition_penalty (>1) makes every token already in the sequence less likely. Every chunk after the think block says what closed it (think_end).
 """
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ class Engine(ABC):
 
     @abstractmethod
     def start(self, prompt_ids: list[int], *, temperature: float, top_p: float, max_length: int,
-              seed: int | None) -> Session: ...
+              seed: int | None, repetition_penalty: float = 1.0) -> Session: ...
 
     @property
     def context_length(self) -> int:
@@ -163,14 +163,15 @@ class Engine(ABC):
     def stream(self, messages: list[dict], *, max_new_tokens: int = 1024, temperature: float = 0.6,
                top_p: float = 0.95, thinking_budget: int = 1024, stop: list[str] | None = None,
                system: str | None = P.SYSTEM_PROMPT, seed: int | None = None,
-               cancel: threading.Event | None = None, loop_guard: bool = True) -> Iterator[Chunk]:
+               cancel: threading.Event | None = None, loop_guard: bool = True,
+               repetition_penalty: float = 1.0) -> Iterator[Chunk]:
         with self._lock:
             self._cancel.clear()
             yield from self._stream(messages, max_new_tokens, temperature, top_p, thinking_budget,
-                                    stop or [], system, seed, cancel, loop_guard)
+                                    stop or [], system, seed, cancel, loop_guard, repetition_penalty)
 
     def _stream(self, messages, max_new_tokens, temperature, top_p, thinking_budget, stop, system, seed, cancel,
-                loop_guard):
+                loop_guard, repetition_penalty):
         t0 = time.perf_counter()
         think = thinking_budget > 0
         prompt_ids = self.encode(self.render(messages, system=system, think=think))
@@ -178,7 +179,8 @@ class Engine(ABC):
             raise ValueError(f"The prompt is {len(prompt_ids)} tokens, longer than this model's "
                              f"{self.context_length}-token context. Shorten the question or the history.")
         max_length = min(self.context_length, len(prompt_ids) + thinking_budget + max_new_tokens + 64)
-        session = self.start(prompt_ids, temperature=temperature, top_p=top_p, max_length=max_length, seed=seed)
+        session = self.start(prompt_ids, temperature=temperature, top_p=top_p, max_length=max_length, seed=seed,
+                             repetition_penalty=repetition_penalty)
         parser, decoder, stops = ThinkParser(prefilled=think), IncrementalDecoder(self.decode), StopFilter(stop)
         guard = LoopGuard() if loop_guard and think else None
         n_think = n_answer = n_gen = 0

@@ -17,9 +17,10 @@ from model.engine.base import Engine, EngineInfo, default_threads
 
 
 class OnnxSession:
-    def __init__(self, og, model, prompt_ids, temperature, top_p, max_length, seed):
+    def __init__(self, og, model, prompt_ids, temperature, top_p, max_length, seed, repetition_penalty=1.0):
         params = og.GeneratorParams(model)
-        opts = dict(max_length=max_length, do_sample=temperature > 0, past_present_share_buffer=True)
+        opts = dict(max_length=max_length, do_sample=temperature > 0, past_present_share_buffer=True,
+                    repetition_penalty=repetition_penalty)
         if temperature > 0:
             opts.update(temperature=temperature, top_p=top_p, top_k=50)
         if seed is not None:
@@ -80,5 +81,5 @@ class OnnxEngine(Engine):
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids) if ids else ""
 
-    def start(self, prompt_ids, *, temperature, top_p, max_length, seed):
-        return OnnxSession(self.og, self.model, prompt_ids, temperature, top_p, max_length, seed)
+    def start(self, prompt_ids, *, temperature, top_p, max_length, seed, repetition_penalty=1.0):
+        return OnnxSession(self.og, self.model, prompt_ids, temperature, top_p, max_length, seed, repetition_penalty)

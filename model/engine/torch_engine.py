@@ -15,6 +15,20 @@ from model import prompt as P
 from model.engine.base import Engine, EngineInfo
 
 
+def penalize(logits, seen, penalty: float):
+    """CTRL-style repetition penalty (as transformers and onnxruntime-genai apply it): every token already
+    in the sequence gets its logit divided by the penalty when positive, multiplied when negative."""
+    import torch
+
+    if penalty == 1.0 or not seen:
+        return logits
+    idx = torch.tensor(sorted(seen))
+    logits = logits.float().clone()
+    vals = logits[idx]
+    logits[idx] = torch.where(vals > 0, vals / penalty, vals * penalty)
+    return logits
+
+
 def sample(logits, temperature: float, top_p: float, generator=None, top_k: int = 50) -> int:
     import torch
 
@@ -31,11 +45,12 @@ def sample(logits, temperature: float, top_p: float, generator=None, top_k: int 
 
 
 class TorchSession:
-    def __init__(self, model, prompt_ids, temperature, top_p, seed):
+    def __init__(self, model, prompt_ids, temperature, top_p, seed, repetition_penalty=1.0):
         import torch
         from transformers import DynamicCache
 
         self.model, self.temperature, self.top_p = model, temperature, top_p
+        self.penalty, self.seen = repetition_penalty, set()  # seen: every token in the sequence, prompt included
         self.cache = DynamicCache(config=model.config)
         self.pending = list(prompt_ids)
         self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -46,8 +61,10 @@ class TorchSession:
         with torch.inference_mode():
             out = self.model(input_ids=torch.tensor([self.pending]), past_key_values=self.cache, use_cache=True,
                              logits_to_keep=1)
+        self.seen.update(self.pending)
         self.last_logits = out.logits[0, -1]
-        tok = sample(self.last_logits, self.temperature, self.top_p, self.generator)
+        tok = sample(penalize(self.last_logits, self.seen, self.penalty), self.temperature, self.top_p,
+                     self.generator)
         self.pending = [tok]
         return tok
 
@@ -61,6 +78,7 @@ class TorchSession:
         with torch.inference_mode():
             out = self.model(input_ids=torch.tensor([self.pending]), past_key_values=self.cache, use_cache=True,
                              logits_to_keep=1)
+        self.seen.update(self.pending)
         self.pending = []
         return out.logits[0, -1].float().numpy()
 
@@ -102,8 +120,8 @@ class TorchEngine(Engine):
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=False)
 
-    def start(self, prompt_ids, *, temperature, top_p, max_length, seed):
-        return TorchSession(self.model, prompt_ids, temperature, top_p, seed)
+    def start(self, prompt_ids, *, temperature, top_p, max_length, seed, repetition_penalty=1.0):
+        return TorchSession(self.model, prompt_ids, temperature, top_p, seed, repetition_penalty)
 
 
 def _as_list(v) -> list[int]:
