@@ -37,6 +37,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "budget": {"en": "Thinking budget (tokens)", "zh": "思考预算（token）"},
     "temperature": {"en": "Temperature", "zh": "温度"},
     "max_len": {"en": "Max answer length (tokens)", "zh": "最大回答长度（token）"},
+    "penalty": {"en": "Repetition penalty (1 = off; higher = fewer loops)", "zh": "重复惩罚（1 = 关闭；越高越少重复）"},
     "examples": {"en": "Examples", "zh": "示例"},
     "history": {"en": "History", "zh": "历史记录"},
     "search": {"en": "Search history", "zh": "搜索历史"},

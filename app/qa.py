@@ -36,7 +36,7 @@ def emergency_banner(question: str, lang: str) -> str:
 
 
 def respond(service: ModelService, history: History, question: str, chat: list, state: dict,
-            budget: int, temperature: float, max_len: int, lang_value: str):
+            budget: int, temperature: float, max_len: int, lang_value: str, repetition_penalty: float | None = None):
     """Yields (chat, question box, banner, stats, state) as the answer streams."""
     lang = lang_code(lang_value)
     question = (question or "").strip()
@@ -67,7 +67,7 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
     try:
         for c in service.stream(messages, thinking_budget=int(budget), temperature=float(temperature),
                                 max_new_tokens=int(max_len), cancel=cancel,
-                                repetition_penalty=service.cfg.repetition_penalty):
+                                repetition_penalty=float(repetition_penalty or service.cfg.repetition_penalty)):
             last = c
             if c.phase == "thinking":
                 thought["content"] += c.text
@@ -114,7 +114,7 @@ def stop(state: dict) -> None:
     state["cancel"].set()
 
 
-def regenerate(service, history, chat, state, budget, temperature, max_len, lang_value):
+def regenerate(service, history, chat, state, budget, temperature, max_len, lang_value, repetition_penalty=None):
     """Drop the last answer and ask its question again."""
     chat = list(chat or [])
     users = [i for i, m in enumerate(chat) if m["role"] == "user"]
@@ -124,7 +124,8 @@ def regenerate(service, history, chat, state, budget, temperature, max_len, lang
     question = chat[users[-1]]["content"]
     chat = chat[: users[-1]]
     state["messages"] = state["messages"][:-2]
-    yield from respond(service, history, question, chat, state, budget, temperature, max_len, lang_value)
+    yield from respond(service, history, question, chat, state, budget, temperature, max_len, lang_value,
+                       repetition_penalty)
 
 
 def conversation_choices(history: History, query: str = "") -> list[tuple[str, int]]:
@@ -174,6 +175,8 @@ def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radi
         c["budget"] = gr.Slider(0, 4096, value=cfg.thinking_budget, step=16, label=t("budget", lang))
         c["temperature"] = gr.Slider(0.0, 1.5, value=cfg.temperature, step=0.05, label=t("temperature", lang))
         c["max_len"] = gr.Slider(16, 4096, value=cfg.max_new_tokens, step=16, label=t("max_len", lang))
+        c["penalty"] = gr.Slider(1.0, 1.5, value=cfg.repetition_penalty, step=0.05, label=t("penalty", lang),
+                                 elem_id="repetition-penalty")
     gr.Examples(EXAMPLES, inputs=[c["question"]], label=t("examples", lang))
     with gr.Accordion(t("history", lang), open=False, elem_id="history") as c["history"]:
         c["search"] = gr.Textbox(label=t("search", lang), elem_id="history-search")
@@ -185,7 +188,7 @@ def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radi
             c["export"] = gr.Button(t("export", lang), size="sm", elem_id="history-export")
         c["file"] = gr.File(label=t("download", lang), visible=False, elem_id="export-file")
 
-    settings = [c["budget"], c["temperature"], c["max_len"], lang_radio]
+    settings = [c["budget"], c["temperature"], c["max_len"], lang_radio, c["penalty"]]
     outputs = [c["chat"], c["question"], c["banner"], c["stats"], state]
     refresh = dict(fn=lambda q: gr.update(choices=conversation_choices(history, q or "")),
                    inputs=[c["search"]], outputs=[c["conversations"]], queue=False)

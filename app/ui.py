@@ -81,7 +81,8 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
 
         # Language switch: every visible string follows it.
         labelled = {q["chat"]: "tab.qa", q["question"]: "question", q["budget"]: "budget",
-                    q["temperature"]: "temperature", q["max_len"]: "max_len", q["search"]: "search",
+                    q["temperature"]: "temperature", q["max_len"]: "max_len", q["penalty"]: "penalty",
+                    q["search"]: "search",
                     q["conversations"]: "conversations", q["controls"]: "controls", q["history"]: "history",
                     q["file"]: "download", lang_radio: "language", tab_qa: "tab.qa", tab_lit: "tab.lit",
                     tab_outline: "tab.outline", tab_settings: "tab.settings", lit["file"]: "lit.upload",

@@ -43,6 +43,7 @@ LEVERS = {
     "rp1.05-512": {"mode": "generate", "budget": 512, "repetition_penalty": 1.05},
     "rp1.1-512": {"mode": "generate", "budget": 512, "repetition_penalty": 1.1},
     "rp1.1-1024": {"mode": "generate", "budget": 1024, "repetition_penalty": 1.1},
+    # The app's defaults: one chain at T=0.6, penalty 1.1, budget 1,024.
     "t0.6-rp1.1-1024": {"mode": "generate", "budget": 1024, "repetition_penalty": 1.1, "temperature": 0.6},
 }
 OUT = ROOT / "runs" / "levers"

@@ -52,7 +52,8 @@ def cmd_ask(args) -> None:
     phase = None
     last = None
     for c in engine.stream([{"role": "user", "content": args.question}], max_new_tokens=args.max_new_tokens,
-                           thinking_budget=args.thinking_budget, temperature=args.temperature, top_p=args.top_p):
+                           thinking_budget=args.thinking_budget, temperature=args.temperature, top_p=args.top_p,
+                           repetition_penalty=args.repetition_penalty):
         if c.text and c.phase != phase:
             phase = c.phase
             print("\n--- reasoning ---\n" if phase == "thinking" else "\n\n--- answer ---\n", end="")
@@ -97,10 +98,11 @@ def main(argv=None) -> None:
     a.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
     a.add_argument("--precision", default=None)
     a.add_argument("--model-path", default=None, help="a built model folder (default: the built default model)")
-    a.add_argument("--thinking-budget", type=int, default=512)
+    a.add_argument("--thinking-budget", type=int, default=1024)
     a.add_argument("--max-new-tokens", type=int, default=512)
     a.add_argument("--temperature", type=float, default=0.6)
     a.add_argument("--top-p", type=float, default=0.95)
+    a.add_argument("--repetition-penalty", type=float, default=1.1, help="1 = off (the app's default is 1.1)")
     a.add_argument("--threads", type=int, default=None)
     sub.add_parser("list", help="bundled bases and built models")
     sub.add_parser("verify", help="check built models against their checksums")

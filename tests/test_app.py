@@ -94,3 +94,5 @@ def test_repetition_penalty_setting_reaches_the_engine(tmp_path):
     service = ModelService(AppConfig(repetition_penalty=1.1), engine=engine)
     run(respond(service, History(tmp_path / "h.sqlite"), "Chest pain?", [], new_state(), 256, 0.6, 64, "English"))
     assert engine.last_penalty == 1.1
+    run(respond(service, History(tmp_path / "h.sqlite"), "Chest pain?", [], new_state(), 256, 0.6, 64, "English", 1.3))
+    assert engine.last_penalty == 1.3  # the slider in Generation settings wins over the settings file
