@@ -11,7 +11,8 @@ also serves every allocation of 1 MiB or more from its own mapping (the trainer'
 `mmap_threshold_mib`), which the others leave at glibc's default. This is the working
 set of one example at full length, measured in minutes; a full run sits above it, by how much its
 heap fragments over many lengths (the v0.2 recipe at glibc's default threshold: 9.0 GiB over 13 steps,
-12.6 GiB at the end, against 5.4 GiB here; with the 1 MiB threshold a full epoch stayed at 5.32 GiB).
+12.6 GiB at the end, against 5.0 GiB here; with the 1 MiB threshold a full epoch stayed at 5.32 GiB,
+4.2 GiB here).
 Prints a table and writes benchmarks/results/train_memory.json.
 """
 from __future__ import annotations
