@@ -45,6 +45,9 @@ LEVERS = {
     "rp1.1-1024": {"mode": "generate", "budget": 1024, "repetition_penalty": 1.1},
     # The app's defaults: one chain at T=0.6, penalty 1.1, budget 1,024.
     "t0.6-rp1.1-1024": {"mode": "generate", "budget": 1024, "repetition_penalty": 1.1, "temperature": 0.6},
+    # Self-consistency on top of the app's defaults: three chains vote.
+    "sc3-rp1.1-1024": {"mode": "generate", "budget": 1024, "repetition_penalty": 1.1, "temperature": 0.6,
+                       "samples": 3},
 }
 OUT = ROOT / "runs" / "levers"
 
