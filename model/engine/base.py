@@ -10,7 +10,8 @@ accepts forced tokens; everything else lives here once: the prompt, the
 
 Budgets: thinking_budget caps reasoning tokens (then "</think>" is forced),
 max_new_tokens caps answer tokens. loop_guard closes the reasoning early when it
-repeats itself; repetition_penalty (>1) makes every token already in the sequence less likely. Every chunk after the think block says what closed it (think_end).
+repeats itself; repetition_penalty (>1) makes every token already in the sequence
+less likely. Every chunk after the think block says what closed it (think_end).
 """
 from __future__ import annotations
 
