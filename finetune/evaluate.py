@@ -106,7 +106,8 @@ def quoted_choice(text: str, choices: list[str]) -> str | None:
     """The letter of the one option whose words the text quotes (whole words only). An option quoted
     only inside a longer quoted option ("hypertension" in "pulmonary hypertension") does not count."""
     t = _words(text)
-    found = {i: _words(c) for i, c in enumerate(choices) if _words(c).strip() and _words(c) in t}
+    words = {i: _words(c) for i, c in enumerate(choices) if c}
+    found = {i: w for i, w in words.items() if w.strip() and w in t}
     found = [i for i, w in found.items() if not any(j != i and w in v for j, v in found.items())]
     return LETTERS[found[0]] if len(found) == 1 else None
 
