@@ -55,16 +55,19 @@ class TorchSession:
         self.pending = list(prompt_ids)
         self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
 
-    def next(self) -> int:
+    def _feed(self):
+        """Run the pending tokens through the model (they join the sequence); the next-token logits."""
         import torch
 
         with torch.inference_mode():
             out = self.model(input_ids=torch.tensor([self.pending]), past_key_values=self.cache, use_cache=True,
                              logits_to_keep=1)
         self.seen.update(self.pending)
-        self.last_logits = out.logits[0, -1]
-        tok = sample(penalize(self.last_logits, self.seen, self.penalty), self.temperature, self.top_p,
-                     self.generator)
+        self.pending = []
+        return out.logits[0, -1]
+
+    def next(self) -> int:
+        tok = sample(penalize(self._feed(), self.seen, self.penalty), self.temperature, self.top_p, self.generator)
         self.pending = [tok]
         return tok
 
@@ -73,14 +76,7 @@ class TorchSession:
 
     def logits(self):
         """Next-token logits after the sequence so far (runs any pending tokens; samples nothing)."""
-        import torch
-
-        with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([self.pending]), past_key_values=self.cache, use_cache=True,
-                             logits_to_keep=1)
-        self.seen.update(self.pending)
-        self.pending = []
-        return out.logits[0, -1].float().numpy()
+        return self._feed().float().numpy()
 
     def drop_last(self) -> None:
         self.pending = self.pending[:-1]  # not yet fed to the model, so nothing to undo in the cache
