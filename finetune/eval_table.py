@@ -6,7 +6,9 @@
     python -m finetune.eval_table --mode generate --budget 1024 --only ft-int8 --exams medmcqa --limit medmcqa=40
 
 Each cell runs finetune.evaluate on one model and one exam (../shared/data/eval, or MEDASSIST_SHARED)
-and keeps its per-item JSONL and summary in runs/eval_table/. The table is printed and written to
+and keeps its per-item JSONL and summary in runs/eval_table/. An interrupted cell resumes from its
+JSONL; a cell on more items (--limit medmcqa=200) starts from the same cell on fewer, so it scores
+only the new items. The table is printed and written to
 benchmarks/results/eval_table.json; copy it into assets/adapter/README.md and the README.
 Models are the ones `python -m model build` makes (add `--precision int4` for the INT4 rows); a missing
 model is reported and skipped, never built here, so this script never starts an 18 GB job by surprise.
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -41,6 +45,21 @@ EXAMS = {"medmcqa": ("medmcqa_dev.jsonl", 500), "pubmedqa": ("pubmedqa_test.json
 OUT = ROOT / "runs" / "eval_table"
 
 
+def _seed_from_smaller(out: Path, limit: int) -> Path | None:
+    """Start a cell with no rows yet from the same cell on fewer items (the first N of the same exam,
+    scored the same way), so growing a sample from 100 to 200 items scores only the new 100."""
+    prefix, _, n = out.stem.rpartition(".")
+    if out.exists() or not n.isdigit() or int(n) != limit:
+        return None
+    smaller = [(int(m.group(1)), f) for f in out.parent.glob(f"{prefix}.*.jsonl")
+               if (m := re.fullmatch(re.escape(prefix) + r"\.(\d+)\.jsonl", f.name)) and int(m.group(1)) < limit]
+    if not smaller:
+        return None
+    src = max(smaller)[1]
+    shutil.copyfile(src, out)
+    return src
+
+
 def run_cell(model: str, exam: str, limit: int, mode: str, threads: int | None, report: bool = False,
              budget: int = 512, out_dir: Path = OUT, tag: str | None = None, **levers) -> dict | None:
     """One model on one exam (levers: shots, samples, temperature; see finetune.evaluate)."""
@@ -58,10 +77,12 @@ def run_cell(model: str, exam: str, limit: int, mode: str, threads: int | None, 
         print(f"skip {model}: {path} not built", flush=True)
         return None
     items, shots = with_shots(shared_data() / "eval" / EXAMS[exam][0], limit, levers.pop("shots", 0))
+    out = out_dir / f"{tag}.jsonl"
+    grown_from = _seed_from_smaller(out, limit)
     engine = load_engine(str(path), backend=backend, threads=threads)
-    print(f"== {tag}", flush=True)
-    summary = evaluate(engine, items, mode, budget=budget, max_new_tokens=256, out=out_dir / f"{tag}.jsonl",
-                       shots=shots, **levers)
+    print(f"== {tag}" + (f" (continuing {grown_from.name})" if grown_from else ""), flush=True)
+    summary = evaluate(engine, items, mode, budget=budget, max_new_tokens=256, out=out, shots=shots,
+                       resume=True, **levers)
     summary.update(model=model, exam=exam, tag=tag)
     summary_path.write_text(json.dumps(summary, indent=2, default=str))
     del engine

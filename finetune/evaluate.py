@@ -14,7 +14,8 @@ the question; --samples N (generate) samples N reasoning chains at --temperature
 takes the majority letter (self-consistency); --no-loop-guard lets looping reasoning run to the budget;
 --repetition-penalty P (>1) makes tokens already in the sequence less likely (against loops).
 Time per question is in the summary, to weigh each lever.
-Prints accuracy with a 95% Wilson interval; writes per-item results as JSONL and a summary JSON.
+Prints accuracy with a 95% Wilson interval; writes per-item results as JSONL (one line per item as it
+is scored) and a summary JSON. --resume keeps the items already in --out and scores only the rest.
 """
 from __future__ import annotations
 
@@ -80,10 +81,10 @@ def extract_letter(text: str, n_choices: int, choices: list[str] | None = None) 
     valid = LETTERS[:n_choices]
     t = text.strip()
     patterns = [
-        rf"(?:answer|option|choice)\s*(?:is|:|：)?\s*(?:\*\*)?\(?([{valid}])\)?(?![A-Za-z])",
+        rf"(?:answer|option|choice)\s*(?:is\s*[:：]?|[:：])?\s*(?:\*\*)?\(?([{valid}])\)?(?![A-Za-z])",
         rf"(?:答案|选项|选)\s*(?:是|为|:|：)?\s*\(?([{valid}])\)?",
         rf"\*\*\(?([{valid}])\)?[.):]?",
-        rf"^\(?([{valid}])\)?[.):]?\s",
+        rf"^\(?([{valid}])\)?[.):]?(?:\s|$)",
         rf"\(([{valid}])\)",
     ]
     for pat in patterns:
@@ -167,28 +168,54 @@ def score_generate(engine, item: dict, budget: int, max_new_tokens: int, shots: 
 
 def evaluate(engine, items: list[dict], mode: str = "loglik", budget: int = 512, max_new_tokens: int = 256,
              out: Path | None = None, progress: bool = True, shots: list[dict] = (), samples: int = 1,
-             temperature: float = 0.0, loop_guard: bool = True, repetition_penalty: float = 1.0) -> dict:
+             temperature: float = 0.0, loop_guard: bool = True, repetition_penalty: float = 1.0,
+             resume: bool = False) -> dict:
+    """Score every item; per-item rows go to `out` as they come. With resume, rows already in `out`
+    (matched by item id) are kept and only the rest are scored, so an interrupted run, or a larger
+    sample of the same setting, costs only the new items. The caller must not resume across settings."""
     from tqdm import tqdm
 
-    rows, correct = [], 0
-    t0 = time.time()
-    fh = open(out, "w", encoding="utf-8") if out else None
+    done = {}
+    if resume and out and Path(out).exists():
+        for line in Path(out).read_text(encoding="utf-8").splitlines():
+            try:
+                r = json.loads(line)
+                done[str(r["id"])] = r
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a line cut short by the interruption: that item is scored again
+    # Append while running, so an interruption loses at most the item being scored.
+    fh = None
+    if out:
+        fh = open(out, "a" if done else "w", encoding="utf-8")
+        if done:
+            fh.write("\n")  # the old file may end inside a cut-short line
+    rows = []
     for item in tqdm(items, disable=not progress, desc=f"eval {mode}"):
-        t = time.time()
-        r = (score_loglik(engine, item, shots) if mode == "loglik" else
-             score_generate(engine, item, budget, max_new_tokens, shots, samples, temperature,
-                            loop_guard=loop_guard, repetition_penalty=repetition_penalty))
-        r.update(id=item["id"], gold=item["answer"], correct=r["pred"] in item["answer"], seconds=round(time.time() - t, 2))
-        correct += r["correct"]
+        r = done.get(str(item["id"]))
+        if r is None:
+            t = time.time()
+            r = (score_loglik(engine, item, shots) if mode == "loglik" else
+                 score_generate(engine, item, budget, max_new_tokens, shots, samples, temperature,
+                                loop_guard=loop_guard, repetition_penalty=repetition_penalty))
+            r.update(id=item["id"], gold=item["answer"], correct=r["pred"] in item["answer"],
+                     seconds=round(time.time() - t, 2))
+            if fh:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+                fh.flush()
         rows.append(r)
-        if fh:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
     if fh:
         fh.close()
+        if done:  # finally one row per item, in item order
+            tmp = Path(out).with_suffix(".tmp")
+            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+            tmp.replace(out)
     n = len(rows)
+    correct = sum(bool(r["correct"]) for r in rows)
     lo, hi = wilson(correct, n)
+    # Time per item from the rows themselves, so resumed items keep the time they took when scored.
     summary = {"mode": mode, "n": n, "accuracy": correct / n if n else 0.0, "ci95": [lo, hi], "shots": len(shots),
-               "seconds_per_item": (time.time() - t0) / max(n, 1), "engine": engine.info.__dict__ | {"extra": None}}
+               "seconds_per_item": sum(r["seconds"] for r in rows) / max(n, 1),
+               "resumed": sum(str(i["id"]) in done for i in items), "engine": engine.info.__dict__ | {"extra": None}}
     if mode == "generate":
         summary.update(thinking_budget=budget, samples=samples, temperature=max(temperature, 0.0),
                        loop_guard=loop_guard, repetition_penalty=repetition_penalty)
@@ -217,6 +244,8 @@ def main(argv=None) -> None:
                     help="generate: >1 makes tokens already in the sequence less likely (1 = off)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None, help="per-item JSONL (summary goes beside it as .summary.json)")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the items already in --out and score only the rest (same settings only)")
     args = ap.parse_args(argv)
     from model.engine import load_engine
 
@@ -228,7 +257,7 @@ def main(argv=None) -> None:
     out = Path(args.out) if args.out else None
     summary = evaluate(engine, items, args.mode, args.thinking_budget, args.max_new_tokens, out,
                        shots=shots, samples=args.samples, loop_guard=not args.no_loop_guard,
-                       repetition_penalty=args.repetition_penalty,
+                       repetition_penalty=args.repetition_penalty, resume=args.resume,
                        temperature=args.temperature if args.temperature is not None else 0.6 * (args.samples > 1))
     summary["data"] = args.data
     lo, hi = summary["ci95"]

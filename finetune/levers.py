@@ -8,7 +8,8 @@ Every lever runs on the same model (default: the fine-tuned ONNX INT8 the app us
 first items of MedMCQA dev, so rows compare directly: loglik rows on --n-loglik items, generate rows
 on --n-generate items (a reasoning chain costs ~100x a log-likelihood pass). Few-shot exemplars are
 the exam file's last items, never evaluated. Cells are kept in runs/levers/; the table is printed and
-written to benchmarks/results/levers.json. "think end" counts what closed each reasoning chain:
+written to benchmarks/results/levers.json. A lever run on more items (--n-generate 200 after 100)
+starts from its smaller cell and scores only the new items. "think end" counts what closed each reasoning chain:
 the model itself, the loop guard, or the budget. Times are seconds per question on this machine; compare
 them only within one run (--threads fixes the thread count for all rows).
 """
@@ -43,9 +44,11 @@ LEVERS = {
     "rp1.05-512": {"mode": "generate", "budget": 512, "repetition_penalty": 1.05},
     "rp1.1-512": {"mode": "generate", "budget": 512, "repetition_penalty": 1.1},
     "rp1.1-1024": {"mode": "generate", "budget": 1024, "repetition_penalty": 1.1},
-    # The app's defaults: one chain at T=0.6, penalty 1.1, budget 1,024.
+    "rp1.15-1024": {"mode": "generate", "budget": 1024, "repetition_penalty": 1.15},
+    # The app's defaults: one chain at T=0.6, penalty 1.15 (before: 1.1), budget 1,024.
     "t0.6-rp1.1-1024": {"mode": "generate", "budget": 1024, "repetition_penalty": 1.1, "temperature": 0.6},
-    # Self-consistency on top of the app's defaults: three chains vote.
+    "t0.6-rp1.15-1024": {"mode": "generate", "budget": 1024, "repetition_penalty": 1.15, "temperature": 0.6},
+    # Self-consistency on top of the app's previous defaults: three chains vote.
     "sc3-rp1.1-1024": {"mode": "generate", "budget": 1024, "repetition_penalty": 1.1, "temperature": 0.6,
                        "samples": 3},
 }

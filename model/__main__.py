@@ -102,7 +102,7 @@ def main(argv=None) -> None:
     a.add_argument("--max-new-tokens", type=int, default=512)
     a.add_argument("--temperature", type=float, default=0.6)
     a.add_argument("--top-p", type=float, default=0.95)
-    a.add_argument("--repetition-penalty", type=float, default=1.1, help="1 = off (the app's default is 1.1)")
+    a.add_argument("--repetition-penalty", type=float, default=1.15, help="1 = off (the app's default is 1.15)")
     a.add_argument("--threads", type=int, default=None)
     sub.add_parser("list", help="bundled bases and built models")
     sub.add_parser("verify", help="check built models against their checksums")

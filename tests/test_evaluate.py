@@ -105,3 +105,53 @@ def test_self_consistency_votes_over_sampled_chains(tmp_path):
     assert r["votes"] == ["A", "C", "C", None] and r["pred"] == "C"
     assert r["compliant"] == 0.75  # three of the four chains closed their reasoning and answered
     assert len(engine.prompts) == 4
+
+
+def test_resume_scores_only_new_items_and_survives_a_cut_line(tmp_path, monkeypatch):
+    import types
+
+    import finetune.evaluate as E
+
+    calls = []
+
+    def fake_loglik(engine, item, shots=()):
+        calls.append(item["id"])
+        return {"pred": "B" if item["id"] % 2 else "A"}
+
+    monkeypatch.setattr(E, "score_loglik", fake_loglik)
+    engine = types.SimpleNamespace(info=types.SimpleNamespace(name="fake"))
+    data, out = tmp_path / "exam.jsonl", tmp_path / "cell.jsonl"
+    write_items(data, n=6)
+    items = load_items(data)
+    evaluate(engine, items[:3], out=out, progress=False, resume=True)  # nothing to resume yet
+    assert calls == [0, 1, 2]
+    with open(out, "a") as f:
+        f.write('{"pred": "A", "id": 3, "gol')  # the run was killed while writing item 3
+    s = evaluate(engine, items, out=out, progress=False, resume=True)
+    assert calls == [0, 1, 2, 3, 4, 5] and s["resumed"] == 3 and s["n"] == 6
+    assert s["accuracy"] == 0.5  # odd ids answered B, the gold letter
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == [0, 1, 2, 3, 4, 5]
+    evaluate(engine, items[:2], out=out, progress=False)  # without resume: everything is scored afresh
+    assert calls[6:] == [0, 1] and len(out.read_text().splitlines()) == 2
+
+
+def test_a_larger_cell_starts_from_the_smaller_one(tmp_path):
+    from finetune.eval_table import _seed_from_smaller
+
+    (tmp_path / "ft.medmcqa.rp1.1-1024.3.jsonl").write_text('{"id": 0}\n')
+    (tmp_path / "ft.medmcqa.rp1.1-1024.5.jsonl").write_text('{"id": 0}\n{"id": 1}\n')
+    (tmp_path / "ft.medmcqa.rp1.1-1024-noguard.9.jsonl").write_text("other setting\n")
+    out = tmp_path / "ft.medmcqa.rp1.1-1024.8.jsonl"
+    assert _seed_from_smaller(out, 8).name == "ft.medmcqa.rp1.1-1024.5.jsonl"  # the largest smaller cell
+    assert out.read_text() == '{"id": 0}\n{"id": 1}\n'
+    assert _seed_from_smaller(out, 8) is None  # the cell has rows of its own now
+    assert _seed_from_smaller(tmp_path / "ft.medmcqa.budget-512.8.jsonl", 8) is None
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("The correct answer is:\n\nC", "C"),  # "is" and a colon, the letter alone on the last line
+    ("Answer:\nB.", "B"),
+    ("So, in summary:\n\nD", "D"),
+])
+def test_extract_letter_alone_on_its_line(text, expected):
+    assert extract_letter(text, 4) == expected
