@@ -33,6 +33,22 @@ SYSTEM_PROMPT = (
 )
 
 
+# The same instructions in Chinese, for Chinese questions: under the English prompt the fine-tuned
+# model (trained on English records only) answered a Chinese question in English, even when told to
+# answer in Chinese; under this one it reasoned and answered in Chinese (README, "Limits").
+SYSTEM_PROMPT_ZH = (
+    "你是 MedAssist，面向临床医生和医学研究者的严谨医学助手。先在 <think> </think> 中逐步推理："
+    "关键发现、鉴别诊断、以及支持或排除每种可能的依据。然后用中文给出清晰、简洁的回答。"
+    "你辅助而绝不取代临床判断。"
+)
+
+
+def is_chinese(text: str) -> bool:
+    """More CJK characters than Latin words: "患者CT显示肺结节" is Chinese, "What is 黄芪?" is not."""
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
+    return cjk > len(re.findall(r"[A-Za-z]+", text))
+
+
 def load_chat_template(model_dir: str | Path) -> str:
     """The chat template saved with a model (transformers 5 writes chat_template.jinja)."""
     d = Path(model_dir)
@@ -80,8 +96,13 @@ def render_chat(template: str, messages: list[dict], *, add_generation_prompt: b
 
 
 def with_system(messages: list[dict], system: str | None = SYSTEM_PROMPT) -> list[dict]:
+    """Put the system prompt first. The default prompt follows the language of the last question, in
+    training and inference alike, since both render through here."""
     if not system or (messages and messages[0]["role"] == "system"):
         return list(messages)
+    if system == SYSTEM_PROMPT:
+        last = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        system = SYSTEM_PROMPT_ZH if isinstance(last, str) and is_chinese(last) else SYSTEM_PROMPT
     return [{"role": "system", "content": system}] + list(messages)
 
 

@@ -40,3 +40,17 @@ def test_training_pair_uses_the_inference_prompt():
 def test_mcq_prompt_letters():
     text = P.mcq_prompt("Which?", ["a", "b", "c"])
     assert "(A) a\n(B) b\n(C) c" in text
+
+
+def test_chinese_questions_get_the_chinese_system_prompt():
+    assert P.is_chinese("患者CT显示肺结节，下一步？") and not P.is_chinese("What is 黄芪 used for?")
+    zh = P.build_prompt(QWEN_TEMPLATE, [{"role": "user", "content": "胸痛向左臂放射，最可能的诊断？"}])
+    en = P.build_prompt(QWEN_TEMPLATE, MSGS)
+    assert P.SYSTEM_PROMPT_ZH in zh and P.SYSTEM_PROMPT not in zh
+    assert P.SYSTEM_PROMPT in en and P.SYSTEM_PROMPT_ZH not in en
+    # the last question decides; training renders through the same function, so it cannot drift
+    turns = [{"role": "user", "content": "胸痛？"}, {"role": "assistant", "content": "…"}] + MSGS
+    assert P.SYSTEM_PROMPT in P.build_prompt(QWEN_TEMPLATE, turns)
+    prompt, _ = P.training_pair(QWEN_TEMPLATE, "胸痛向左臂放射？", "r", "a", eos_token="<|im_end|>")
+    assert P.SYSTEM_PROMPT_ZH in prompt
+    assert "OTHER" in P.build_prompt(QWEN_TEMPLATE, MSGS, system="OTHER")  # an explicit prompt is kept
