@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from model.thinking import REPETITION_PENALTY, THINKING_BUDGET
+
 
 def data_dir() -> Path:
     if os.environ.get("MEDASSIST_DATA"):
@@ -41,13 +43,10 @@ class AppConfig:
     backend: str = "onnx"
     threads: int | None = None
     build_if_missing: bool = True
-    # 1,024 and 1.15: the fine-tuned model then closed its own reasoning on 199 of 200 MedMCQA questions
-    # (greedy) and 20 of 20 at T=0.6, against 14 of 20 at 512 tokens without the penalty (it looped;
-    # model card, "Accuracy levers").
-    thinking_budget: int = 1024
+    thinking_budget: int = THINKING_BUDGET  # the measured defaults, model/thinking.py
     max_new_tokens: int = 768
     temperature: float = 0.6
-    repetition_penalty: float = 1.15  # >1 makes tokens already in the conversation less likely; 1 = off
+    repetition_penalty: float = REPETITION_PENALTY  # >1 makes tokens already in the conversation less likely; 1 = off
     max_pdf_mb: float = 50  # larger uploads are refused by the server before they are read whole
     max_pdf_pages: int = 100
     pdf_timeout_s: float = 60  # a PDF that takes longer to read is reported as damaged

@@ -16,6 +16,7 @@ from model import bases
 from model.build import BuildConfig, build, verify
 from model.config import add_flags, resolve
 from model.paths import models_dir
+from model.thinking import REPETITION_PENALTY, THINKING_BUDGET
 
 
 def _progress_bar():
@@ -98,11 +99,11 @@ def main(argv=None) -> None:
     a.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
     a.add_argument("--precision", default=None)
     a.add_argument("--model-path", default=None, help="a built model folder (default: the built default model)")
-    a.add_argument("--thinking-budget", type=int, default=1024)
+    a.add_argument("--thinking-budget", type=int, default=THINKING_BUDGET)
     a.add_argument("--max-new-tokens", type=int, default=512)
     a.add_argument("--temperature", type=float, default=0.6)
     a.add_argument("--top-p", type=float, default=0.95)
-    a.add_argument("--repetition-penalty", type=float, default=1.15, help="1 = off (the app's default is 1.15)")
+    a.add_argument("--repetition-penalty", type=float, default=REPETITION_PENALTY, help="1 = off (default: %(default)s)")
     a.add_argument("--threads", type=int, default=None)
     sub.add_parser("list", help="bundled bases and built models")
     sub.add_parser("verify", help="check built models against their checksums")
