@@ -29,7 +29,7 @@ def main(argv=None) -> None:
 
     from app.history import History
     from app.service import ModelService
-    from app.ui import CSS, THEME, build_ui
+    from app.ui import build_ui
 
     service = ModelService(cfg).start()
     history = History(cfg.history_path)
@@ -39,9 +39,17 @@ def main(argv=None) -> None:
     print(f"MedAssist is starting at {url}  (Ctrl+C to quit)", flush=True)
     if cfg.open_browser:
         webbrowser.open(url)  # the page shows the model's progress until it is ready
-    demo.launch(server_name=cfg.host, server_port=cfg.port, share=False, inbrowser=False, show_error=False,
-                auth=("medassist", cfg.password) if cfg.password else None, theme=THEME, css=CSS,
-                footer_links=[], quiet=True, max_file_size=f"{cfg.max_pdf_mb}mb")
+    launch(demo, cfg)
+
+
+def launch(demo, cfg: AppConfig, **extra):
+    """Serve the page with the settings a user gets; the browser tests call this too, so they see the same server."""
+    from app.ui import CSS, THEME
+
+    return demo.launch(**{**dict(server_name=cfg.host, server_port=cfg.port, share=False, inbrowser=False,
+                                 show_error=False, auth=("medassist", cfg.password) if cfg.password else None,
+                                 theme=THEME, css=CSS, footer_links=[], quiet=True,
+                                 max_file_size=f"{cfg.max_pdf_mb}mb"), **extra})
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """App settings: dataclass defaults -> optional YAML (--config) -> CLI flags (see app/__main__.py).
 
-User data (history, audit log, exports) lives in MEDASSIST_DATA, default
+User data (history, audit log, reference library) lives in MEDASSIST_DATA, default
 ~/.local/share/medassist (or the platform's equivalent); built models live in
 MEDASSIST_HOME (model/paths.py).
 """

@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import sys
 import threading
 import time
 from pathlib import Path
 
+from app.exports import EXPORT_MARK, Downloads
 from app.safety import redact
 
 SCHEMA = """
@@ -27,14 +29,17 @@ CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id)
 
 
 class History:
-    """The user's data: conversations (SQLite), Markdown exports, and the audit log, in one folder."""
+    """The user's data: conversations (SQLite) and the audit log, in one folder; downloads go to private temp files."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, downloads: Downloads | None = None):
         from app.audit import AuditLog
 
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.exports = self.path.parent / "exports"
+        # Exports are served from private temp files (app/exports.py), never from the data folder. Versions
+        # before 0.3 wrote them to <data>/exports: delete_all still removes that folder.
+        self.legacy_exports = self.path.parent / "exports"
+        self.downloads = downloads or Downloads()
         self.audit = AuditLog(self.path.parent)
         self._lock = threading.Lock()  # gradio calls from worker threads; one connection, serialised
         self.db = sqlite3.connect(self.path, check_same_thread=False)
@@ -83,32 +88,28 @@ class History:
     def delete(self, conversation_id: int) -> None:
         with self._lock, self.db:
             self.db.execute("DELETE FROM conversations WHERE id=?", (conversation_id,))
-        (self.exports / f"medassist-conversation-{conversation_id}.md").unlink(missing_ok=True)
+        (self.legacy_exports / f"medassist-conversation-{conversation_id}.md").unlink(missing_ok=True)
         self.audit.record("delete", conversation=conversation_id)
 
     def export(self, conversation_id: int) -> Path:
-        out = self.exports / f"medassist-conversation-{conversation_id}.md"
-        self.exports.mkdir(parents=True, exist_ok=True)
-        out.write_text(self.to_markdown(conversation_id), encoding="utf-8")
+        """The conversation as a Markdown download (a private temp file)."""
+        out = self.downloads.write(f"medassist-conversation-{conversation_id}.md", self.to_markdown(conversation_id))
         self.audit.record("export", conversation=conversation_id, format="markdown")
         return out
 
     def delete_all(self) -> None:
-        """Really delete: every conversation, every export, the audit log; the database file is compacted."""
+        """Really delete: every conversation, every download, the audit log; the database file is compacted."""
         with self._lock, self.db:
             self.db.execute("DELETE FROM messages")
             self.db.execute("DELETE FROM conversations")
         with self._lock:
             self.db.execute("VACUUM")  # so deleted text does not linger in free pages
-        if self.exports.exists():
-            for f in self.exports.iterdir():
-                f.unlink()
+        self.downloads.clear()
+        shutil.rmtree(self.legacy_exports, ignore_errors=True)
         self.audit.delete()
 
     def to_markdown(self, conversation_id: int) -> str:
-        lines = [f"# {self.title(conversation_id)}", "",
-                 "_Exported from MedAssist. Identifiers were redacted before storage. "
-                 "This supports, and does not replace, clinical judgement._", ""]
+        lines = [f"# {self.title(conversation_id)}", EXPORT_MARK]
         for m in self.messages(conversation_id):
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(m["created"]))
             if m["role"] == "user":

@@ -65,6 +65,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "stats": {"en": "first token {ttft:.2f} s · {rate:.1f} tokens/s · {n} tokens",
               "zh": "首个 token {ttft:.2f} 秒 · {rate:.1f} token/秒 · 共 {n} 个 token"},
     "error": {"en": "Something went wrong: {msg}", "zh": "出错了：{msg}"},
+    "download_failed": {"en": "The result is shown here, but its download file could not be written ({msg}).",
+                        "zh": "结果已显示在此处，但无法生成下载文件（{msg}）。"},
+    "not_saved": {"en": "The result is shown here, but it could not be saved to History ({msg}).",
+                  "zh": "结果已显示在此处，但无法保存到历史记录（{msg}）。"},
     "nothing_to_export": {"en": "Nothing to export yet.", "zh": "暂无可导出的内容。"},
     "about": {"en": "**Data folder:** `{data}`  \n**Model folder:** `{models}`  \nNothing leaves this computer: no "
                     "analytics, no internet access. History is stored with identifiers redacted.",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import json
 import os
-import re
 import threading
 import time
 from functools import partial
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from app.exports import EXPORT_MARK
 from app.factcheck import CITE, NumberGuard, cited_pages
 from app.history import History
 from app.i18n import t
@@ -29,7 +29,6 @@ from app.summarize import SummaryConfig, fit_passages, removed_reason, summarize
 from model import prompt as P
 
 UPDATE_S = 0.1
-EXPORT_MARK = "\n_Exported from MedAssist. Identifiers (phone, ID, record numbers, emails, birth dates) were redacted._\n"
 ASK_TOKENS = 300
 # Citation buttons show the cited page's passages (kept in hidden <template>s) without a server round trip.
 CITE_JS = """
@@ -186,27 +185,33 @@ def run_summary(service: ModelService, history: History, cfg, path, summary_lang
             none, none, state
         return
     state["summary"] = summary
-    md_path, json_path = save_exports(history, summary, index)
-    state["cid"] = history.new_conversation(f"📄 {summary.title or name}")
-    history.add(state["cid"], "user", t("lit.summarise_request", out_lang, name=name))
-    history.add(state["cid"], "assistant", to_markdown(summary), meta={"kind": "summary", **summary.stats})
-    history.audit.record("summarize", text=index.text, model=service.describe(), pages=paper.pages,
-                         seconds=summary.stats["seconds"], dropped=len(summary.dropped),
-                         cancelled=bool(summary.stats.get("cancelled")))
     done = t("lit.stopped" if summary.stats.get("cancelled") else "lit.done", lang, **summary.stats) + skipped
-    yield (done, render_summary(index, summary.fields, out_lang, dropped=summary.dropped, stats=summary.stats),
-           gr.update(value=str(md_path), visible=True), gr.update(value=str(json_path), visible=True), state)
+    rendered = render_summary(index, summary.fields, out_lang, dropped=summary.dropped, stats=summary.stats)
+    # The summary is on screen now: a failure to store it or to write its downloads must not take it away.
+    try:
+        state["cid"] = history.new_conversation(f"📄 {summary.title or name}")
+        history.add(state["cid"], "user", t("lit.summarise_request", out_lang, name=name))
+        history.add(state["cid"], "assistant", to_markdown(summary), meta={"kind": "summary", **summary.stats})
+        history.audit.record("summarize", text=index.text, model=service.describe(), pages=paper.pages,
+                             seconds=summary.stats["seconds"], dropped=len(summary.dropped),
+                             cancelled=bool(summary.stats.get("cancelled")))
+    except Exception as e:
+        done += "  \n⚠️ " + t("not_saved", lang, msg=str(e) or type(e).__name__)
+    try:
+        md_path, json_path = save_exports(history, summary, index)
+    except Exception as e:
+        yield done + "  \n⚠️ " + t("download_failed", lang, msg=str(e) or type(e).__name__), rendered, none, none, state
+        return
+    yield (done, rendered, gr.update(value=str(md_path), visible=True), gr.update(value=str(json_path), visible=True),
+           state)
 
 
 def save_exports(history: History, summary, index: PaperIndex) -> tuple[Path, Path]:
-    """Markdown and JSON files in the data folder's exports (deleted by "delete all my data"), redacted."""
-    history.exports.mkdir(parents=True, exist_ok=True)
-    stem = re.sub(r"[^\w.-]+", "_", Path(summary.source).stem)[:60] or "paper"
-    md = history.exports / f"summary-{stem}.md"
-    js = history.exports / f"summary-{stem}.json"
-    md.write_text(redact(to_markdown(summary)) + EXPORT_MARK, encoding="utf-8")
-    js.write_text(redact(json.dumps(summary.to_json(index) | {"identifiers_redacted": True}, ensure_ascii=False,
-                                    indent=2)), encoding="utf-8")
+    """The summary as Markdown and JSON downloads (private temp files, app/exports.py), redacted."""
+    stem = "summary-" + (Path(summary.source).stem or "paper")
+    md = history.downloads.write(stem + ".md", redact(to_markdown(summary)) + EXPORT_MARK)
+    js = history.downloads.write(stem + ".json", redact(json.dumps(
+        summary.to_json(index) | {"identifiers_redacted": True}, ensure_ascii=False, indent=2)))
     history.audit.record("export", format="summary", files=2)
     return md, js
 

@@ -21,7 +21,7 @@ from app.guidelines import STUDY_TYPES, all_guidelines, for_study_type
 from app.history import History
 from app.i18n import t
 from app.library import Library, parse_bibtex, parse_ris, to_bibtex, to_ris
-from app.literature import EXPORT_MARK
+from app.exports import EXPORT_MARK
 from app.pdfread import PdfError, read_pdf_isolated
 from app.safety import redact
 from model import prompt as P
@@ -160,15 +160,18 @@ def run_outline(service, history: History, topic, study_type, journal, lang_valu
 
 
 def export_outline(history: History, text: str, kind: str):
+    """The edited outline as a Markdown or DOCX download (a private temp file), redacted."""
     if not (text or "").strip():
         return gr.update(visible=False)
-    history.exports.mkdir(parents=True, exist_ok=True)
-    path = history.exports / f"outline.{kind}"
     text = redact(text) + EXPORT_MARK
-    if kind == "docx":
-        to_docx(text, path)
-    else:
-        path.write_text(text, encoding="utf-8")
+    try:
+        if kind == "docx":
+            path = to_docx(text, history.downloads.path_for("outline.docx"))
+        else:
+            path = history.downloads.write(f"outline.{kind}", text)
+    except Exception as e:  # one clear sentence, never a stack trace; the outline stays in its box
+        gr.Warning(t("download_failed", "en", msg=str(e) or type(e).__name__))
+        return gr.update(visible=False)
     history.audit.record("export", format=f"outline-{kind}")
     return gr.update(value=str(path), visible=True)
 
@@ -206,9 +209,11 @@ def export_refs(library: Library, history: History, ids, kind: str):
     entries = library.get(ids or [])
     if not entries:
         return gr.update(visible=False)
-    history.exports.mkdir(parents=True, exist_ok=True)
-    path = history.exports / f"references.{kind}"
-    path.write_text(to_bibtex(entries) if kind == "bib" else to_ris(entries), encoding="utf-8")
+    try:
+        path = history.downloads.write(f"references.{kind}", to_bibtex(entries) if kind == "bib" else to_ris(entries))
+    except Exception as e:
+        gr.Warning(t("download_failed", "en", msg=str(e) or type(e).__name__))
+        return gr.update(visible=False)
     return gr.update(value=str(path), visible=True)
 
 
@@ -221,11 +226,12 @@ def check_draft(service, history: History, text, file, guideline_name, lang_valu
     except PdfError as e:
         return "⚠️ " + str(e), gr.update(visible=False)
     report = redact(draftcheck.to_markdown(items, gaps, g)) + EXPORT_MARK  # it quotes the draft
-    history.exports.mkdir(parents=True, exist_ok=True)
-    path = history.exports / f"draft-check-{g.name.lower()}.md"
-    path.write_text(report, encoding="utf-8")
     history.audit.record("draft_check", text=draft, guideline=g.name,
                          missing=sum(r.status == "missing" for r in items), gaps=len(gaps))
+    try:
+        path = history.downloads.write(f"draft-check-{g.name.lower()}.md", report)
+    except Exception as e:  # the report is still shown
+        return report + "\n\n⚠️ " + t("download_failed", "en", msg=str(e) or type(e).__name__), gr.update(visible=False)
     return report, gr.update(value=str(path), visible=True)
 
 

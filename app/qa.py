@@ -152,7 +152,11 @@ def export_conversation(history: History, cid, state: dict, lang_value: str):
     if cid is None:
         gr.Warning(t("nothing_to_export", lang_code(lang_value)))
         return gr.update(visible=False)
-    return gr.update(value=str(history.export(int(cid))), visible=True)
+    try:
+        return gr.update(value=str(history.export(int(cid))), visible=True)
+    except Exception as e:  # a disk that is full or read-only: one clear sentence, never a stack trace
+        gr.Warning(t("download_failed", lang_code(lang_value), msg=str(e) or type(e).__name__))
+        return gr.update(visible=False)
 
 
 def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radio) -> dict:

@@ -62,7 +62,8 @@ def server(tiny_onnx_fp32, tmp_path_factory):
     from app.config import AppConfig
     from app.history import History
     from app.service import ModelService
-    from app.ui import CSS, THEME, build_ui
+    from app.__main__ import launch
+    from app.ui import build_ui
     from model.engine import load_engine
 
     cfg = AppConfig(language="en", thinking_budget=48, max_new_tokens=48, temperature=0.8, max_pdf_mb=1)
@@ -81,8 +82,7 @@ def server(tiny_onnx_fp32, tmp_path_factory):
     demo = build_ui(ModelService(cfg, engine=engine), history, cfg)
     demo.queue(default_concurrency_limit=1)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                theme=THEME, css=CSS, max_file_size=f"{cfg.max_pdf_mb}mb")  # as python -m app does
+    launch(demo, cfg, server_port=port, prevent_thread_lock=True)  # as python -m app does
     yield {"url": f"http://127.0.0.1:{port}", "engine": engine, "history": history}
     demo.close()
     literature.SummaryConfig = SummaryConfig

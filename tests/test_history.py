@@ -1,4 +1,9 @@
 """History: redacted on write, searchable, deletable, exported with reasoning."""
+import os
+import tempfile
+import time
+
+from app.exports import Downloads, safe_name
 from app.history import History
 
 
@@ -22,14 +27,34 @@ def test_roundtrip_search_export_delete(tmp_path):
 
     exported = h.export(cid)
     assert exported.read_text(encoding="utf-8") == md
+    # Downloads are private temp files Gradio may serve, never files in the data folder.
+    assert tempfile.gettempdir() in str(exported) and tmp_path not in exported.parents
+    assert exported.stat().st_mode & 0o777 == 0o600 and exported.parent.parent.stat().st_mode & 0o777 == 0o700
     h.delete(cid)
     assert h.messages(cid) == [] and [c["id"] for c in h.conversations()] == [other]
-    assert not exported.exists()
-    h.export(other)
+    second = h.export(other)
+    h.legacy_exports.mkdir()
+    (h.legacy_exports / "summary-old.md").write_text("an export written by an older version")
     h.audit.record("ask", text="Patient 13812345678 with chest pain", model="m", tokens=12)
     h.delete_all()
-    assert h.conversations() == [] and not list(h.exports.iterdir()) and h.audit.entries() == []
+    assert h.conversations() == [] and h.audit.entries() == []
+    assert not exported.exists() and not second.exists() and not h.legacy_exports.exists()
     assert b"Insomnia" not in (tmp_path / "h.sqlite").read_bytes()
+
+
+def test_downloads_private_unique_and_pruned(tmp_path):
+    d = Downloads(tmp_path / "dl", keep_s=60)
+    (tmp_path / "dl").mkdir()
+    a, b = d.write("../../etc/outline.md", "one"), d.write("outline.md", b"two")
+    assert a.name == b.name == "outline.md" and a != b  # two users exporting at once never collide
+    assert a.read_text() == "one" and b.read_bytes() == b"two" and a.parent.parent == tmp_path / "dl"
+    assert safe_name("summary-Nurse led: a trial?.json") == "summary-Nurse_led_a_trial.json"
+    old = a.parent
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    c = d.write("x.md", "three")  # each write prunes folders older than keep_s
+    assert not old.exists() and b.exists() and c.exists()
+    d.clear()
+    assert list((tmp_path / "dl").iterdir()) == []
 
 
 def test_audit_log_holds_no_patient_text(tmp_path):
