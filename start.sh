@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-setup() {  # setup REQUIREMENTS_FILES...
+setup() {  # setup EXTRAS (model | dev): the medassist package, editable, with its pinned requirements
   local py="${PYTHON:-}"
   if [ -z "$py" ]; then py=$(command -v python3.11 || command -v python3 || true); fi
   [ -n "$py" ] || { echo "MedAssist needs Python 3.11: install it from python.org, then run this again." >&2; exit 1; }
@@ -15,17 +15,17 @@ setup() {  # setup REQUIREMENTS_FILES...
     echo "Creating the virtual environment (.venv) ..."
     "$py" -m venv .venv
   fi
-  local stamp=".venv/.installed-$(cat "$@" constraints.txt | sha256sum | cut -c1-16)"
+  local stamp=".venv/.installed-$(cat requirements*.txt constraints.txt pyproject.toml | sha256sum | cut -c1-16)-$1"
   if [ ! -f "$stamp" ]; then
     echo "Installing packages (first run: several minutes) ..."
-    .venv/bin/python -m pip install --disable-pip-version-check -q -c constraints.txt $(printf -- '-r %s ' "$@")
+    .venv/bin/python -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[$1]"
     touch "$stamp"
   fi
 }
 
 case "${1:-}" in
   --setup-only)
-    if [ "${2:-}" = "--dev" ]; then setup requirements.txt requirements-dev.txt; else setup requirements.txt requirements-model.txt; fi
+    if [ "${2:-}" = "--dev" ]; then setup dev; else setup model; fi
     exit 0 ;;
   --install-desktop)
     dir="${XDG_DATA_HOME:-$HOME/.local/share}/applications"
@@ -36,5 +36,5 @@ case "${1:-}" in
     exit 0 ;;
 esac
 
-setup requirements.txt requirements-model.txt
-exec .venv/bin/python -m app "$@"
+setup model
+exec .venv/bin/medassist "$@"

@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[1]  # the repo: results go to benchmarks/results/
+
 
 CLINICAL = (
     "A 58-year-old man with hypertension, type 2 diabetes and a 30 pack-year smoking history presents with "
@@ -41,7 +41,7 @@ def make_prompts(hf_dir: Path) -> dict:
     """Chat-templated prompts of ~150 and ~1,000 tokens, as token ids every backend shares."""
     from tokenizers import Tokenizer
 
-    from model import prompt as P
+    from medassist.model import chat as P
 
     tok = Tokenizer.from_file(str(hf_dir / "tokenizer.json"))
     template = P.load_chat_template(hf_dir)
@@ -63,11 +63,11 @@ def make_prompts(hf_dir: Path) -> dict:
 
 def _engine_session_factory(kind: str, path: str, threads: int):
     if kind == "torch":
-        from model.engine.torch_engine import TorchEngine
+        from medassist.model.engine.torch_engine import TorchEngine
 
         eng = TorchEngine(path, dtype="bfloat16", threads=threads)
     else:
-        from model.engine.onnx_engine import OnnxEngine
+        from medassist.model.engine.onnx_engine import OnnxEngine
 
         eng = OnnxEngine(path, threads=threads)
 
@@ -128,7 +128,7 @@ def worker(kind: str, path: str, threads: int, prompts_file: str, repeats: int) 
 # ---- orchestration ------------------------------------------------------------------------
 
 def default_backends(name: str) -> dict[str, tuple[str, str]]:
-    from model.paths import models_dir
+    from medassist.model.paths import models_dir
 
     folder = models_dir() / name
     out = {"torch-bf16": ("torch", str(folder / "hf"))}
@@ -140,7 +140,7 @@ def default_backends(name: str) -> dict[str, tuple[str, str]]:
 
 
 def main(argv=None) -> None:
-    from model import bases
+    from medassist.model import bases
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=bases.DEFAULT_BASE, help="built model name (under MEDASSIST_HOME/models)")
@@ -161,7 +161,7 @@ def main(argv=None) -> None:
     for v in args.variant:
         name, path = v.split("=", 1)
         backends[name] = ("onnx", path)
-    from model.build import resolve_model
+    from medassist.model.registry import resolve_model
 
     hf = resolve_model(args.model, backend="torch")
     prompts = make_prompts(hf)

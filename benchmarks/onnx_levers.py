@@ -16,12 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from model import bases  # noqa: E402
-from model.build import BuildConfig, resolve_model, stage_onnx  # noqa: E402
-from model.paths import models_dir, shared_data  # noqa: E402
+from medassist.model.paths import REPO as ROOT
+from medassist.model import bases
+from medassist.model.build import BuildConfig, stage_onnx
+from medassist.model.registry import resolve_model
+from medassist.model.paths import models_dir, shared_data
 
 VARIANTS: dict[str, dict] = {
     "int4-builder-defaults": dict(precision="int4", block_size=32, quantize_embeddings=False, prune_lm_head=False),
@@ -51,7 +51,7 @@ def build_variant(base: str, name: str) -> Path:
 
 def picks(path_or_kind: str, items: int, out: Path) -> dict:
     kind, path = path_or_kind.split(":", 1)
-    cmd = [sys.executable, "-m", "finetune.evaluate", "--data", str(SHARED_EVAL), "--engine", kind,
+    cmd = [sys.executable, "-m", "medassist.evals.evaluate", "--data", str(SHARED_EVAL), "--engine", kind,
            "--model-path", path, "--limit", str(items), "--threads", "2", "--out", str(out)]
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     summary = json.loads(out.with_suffix(".summary.json").read_text())

@@ -2,7 +2,7 @@
 
     python -m benchmarks.page_latency [--runs 3] [--port 7870]
 
-Starts the app (python -m app) on a loopback port, drives headless Chromium with Playwright:
+Starts the app (python -m medassist.app) on a loopback port, drives headless Chromium with Playwright:
 types a question, clicks Send, and times until the first reasoning text is visible, and until
 the answer is complete. Compares with the engine's own time to first token (printed on the page),
 so the page's overhead shows. Prints a table and writes benchmarks/results/page_latency.json.
@@ -22,7 +22,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the repo: results go to benchmarks/results/
+
 QUESTIONS = [
     "A 45-year-old woman leaks urine when she coughs. What would cystometry most likely show?",
     "What is the first-line treatment of chronic insomnia in older adults?",
@@ -51,7 +52,7 @@ def main(argv=None) -> None:
 
     url = f"http://127.0.0.1:{args.port}"
     env = dict(os.environ, MEDASSIST_DATA=tempfile.mkdtemp(prefix="medassist-bench-"))
-    app = subprocess.Popen([sys.executable, "-m", "app", "--no-open-browser", "--port", str(args.port), "--language", "en",
+    app = subprocess.Popen([sys.executable, "-m", "medassist.app", "--no-open-browser", "--port", str(args.port), "--language", "en",
                             "--thinking-budget", str(args.budget), "--max-new-tokens", "128", "--threads", "2"],
                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = []

@@ -20,11 +20,10 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ["MEDASSIST_DATA"] = tempfile.mkdtemp(prefix="medassist-soak-")
 
-from model.paths import shared_data  # noqa: E402
+from medassist.model.paths import REPO as ROOT
+from medassist.model.paths import shared_data
 
 
 class Sampler(threading.Thread):
@@ -44,7 +43,7 @@ class Sampler(threading.Thread):
 
 
 def questions(n: int) -> list[str]:
-    from app.i18n import EXAMPLES
+    from medassist.app.i18n import EXAMPLES
 
     qs = list(EXAMPLES)
     exam = shared_data() / "eval" / "medmcqa_dev.jsonl"
@@ -63,10 +62,10 @@ def main(argv=None) -> None:
     ap.add_argument("--max-new-tokens", type=int, default=128)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "soak.json"))
     args = ap.parse_args(argv)
-    from app import literature, qa
-    from app.config import AppConfig
-    from app.history import History
-    from app.service import ModelService
+    from medassist.app.tabs import literature, qa
+    from medassist.app.config import AppConfig
+    from medassist.store.history import History
+    from medassist.app.service import ModelService
 
     cfg = AppConfig(language="en")
     service = ModelService(cfg).start()

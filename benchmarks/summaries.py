@@ -20,14 +20,13 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from app.factcheck import NumberGuard  # noqa: E402
-from app.paperindex import PaperIndex  # noqa: E402
-from app.pdfread import read_pdf  # noqa: E402
-from app.summarize import SummaryConfig, summarize  # noqa: E402
-from model.paths import shared_data  # noqa: E402
+from medassist.model.paths import REPO as ROOT
+from medassist.papers.factcheck import NumberGuard
+from medassist.papers.passages import PaperIndex
+from medassist.papers.pdfread import read_pdf
+from medassist.papers.summarize import SummaryConfig, summarize
+from medassist.model.paths import shared_data
 
 REF_FIELD = {"background": ("background", "objective", "objectives"), "methods": ("methods",),
              "results": ("results",), "conclusions": ("conclusions", "conclusion")}
@@ -104,8 +103,8 @@ def main(argv=None) -> None:
     if not pdfs:
         sys.exit(f"error: no PDFs in {folder} (set MEDASSIST_SHARED or --pdfs)")
     refs = json.loads((folder / "references.json").read_text()) if (folder / "references.json").exists() else {}
-    from model.embed import load_embedder
-    from model.engine import load_engine
+    from medassist.model.embed import load_embedder
+    from medassist.model.engine import load_engine
 
     engine = load_engine(args.model_path, threads=args.threads)
     embedder = load_embedder()

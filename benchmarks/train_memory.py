@@ -1,6 +1,6 @@
 """Training memory: the model's own loss vs the chunked loss vs glibc's mmap threshold, side by side.
 
-    python -m benchmarks.train_memory                      # default config (finetune/configs/default.yaml)
+    python -m benchmarks.train_memory                      # default config (medassist/finetune/configs/default.yaml)
     python -m benchmarks.train_memory --examples 2 --config my.yaml --only chunked-loss chunked-mmap-1mib
 
 Each variant runs in its own fresh process (peak RSS is per process): the base in the training
@@ -24,8 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[1]  # the repo: results go to benchmarks/results/
+
 
 # name -> (chunked loss, mmap threshold in MiB; 0 = glibc's default)
 VARIANTS = {"model-loss": (False, 0), "chunked-loss": (True, 0), "chunked-mmap-1mib": (True, 1)}
@@ -35,8 +35,8 @@ def child(config: str | None, chunked: bool, mmap_mib: int, n_examples: int) -> 
     """Runs in the variant's own process; returns its measurements."""
     import torch
 
-    from finetune import train as T
-    from model.config import resolve
+    from medassist.finetune import train as T
+    from medassist.model.config import resolve
 
     cfg = resolve(T.TrainConfig, config)
     T.limit_heap_growth(mmap_mib)
@@ -72,7 +72,7 @@ def child(config: str | None, chunked: bool, mmap_mib: int, n_examples: int) -> 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default=str(ROOT / "finetune" / "configs" / "default.yaml"))
+    ap.add_argument("--config", default=str(ROOT / "medassist" / "finetune" / "configs" / "default.yaml"))
     ap.add_argument("--examples", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train_memory.json"))
     ap.add_argument("--only", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))

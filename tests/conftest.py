@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Shared data beside the repo (../shared/data); tests that use it skip cleanly where it is absent.
-from model.paths import shared_data  # noqa: E402
+from medassist.model.paths import shared_data  # noqa: E402
 
 SHARED = shared_data()
 
@@ -31,7 +29,7 @@ def tiny_hf(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_onnx_fp32(tiny_hf, tmp_path_factory) -> Path:
-    from model.build import BuildConfig, stage_onnx
+    from medassist.model.build import BuildConfig, stage_onnx
 
     out = tmp_path_factory.mktemp("tiny-onnx")
     return stage_onnx(BuildConfig(base=str(tiny_hf), precision="fp32", prune_lm_head=False), tiny_hf, out,

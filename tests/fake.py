@@ -7,7 +7,7 @@ import zlib
 
 import numpy as np
 
-from model.engine.base import Engine, EngineInfo
+from medassist.model.engine.base import Engine, EngineInfo
 
 EOS = 0
 

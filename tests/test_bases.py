@@ -4,8 +4,8 @@ import types
 
 import pytest
 
-from model import bases
-from model.bases import BundledBase, ModelPackageError, join_parts, part_paths
+from medassist.model import bases
+from medassist.model.bases import BundledBase, ModelPackageError, join_parts, part_paths
 
 
 def make_parts(tmp_path, chunks):

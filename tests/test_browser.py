@@ -6,6 +6,7 @@ human speed. Screenshots go to test-output/. Skips cleanly where Chromium or Pla
 """
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import time
@@ -59,12 +60,12 @@ def server(tiny_onnx_fp32, tmp_path_factory):
     import os
 
     os.environ["MEDASSIST_DATA"] = str(tmp_path_factory.mktemp("data"))
-    from app.config import AppConfig
-    from app.history import History
-    from app.service import ModelService
-    from app.__main__ import launch
-    from app.ui import build_ui
-    from model.engine import load_engine
+    from medassist.app.config import AppConfig
+    from medassist.store.history import History
+    from medassist.app.service import ModelService
+    from medassist.app.__main__ import launch
+    from medassist.app.ui import build_ui
+    from medassist.model.engine import load_engine
 
     cfg = AppConfig(language="en", thinking_budget=48, max_new_tokens=48, temperature=0.8, max_pdf_mb=1)
     real = load_engine(tiny_onnx_fp32, threads=1)
@@ -75,14 +76,14 @@ def server(tiny_onnx_fp32, tmp_path_factory):
     # Those words are supported by no passage, and the support check would remove every bullet.
     import functools
 
-    from app import literature
-    from app.summarize import SummaryConfig
+    from medassist.app.tabs import literature
+    from medassist.papers.summarize import SummaryConfig
     literature.SummaryConfig = functools.partial(SummaryConfig, drop_below=0.0)
     history = History(cfg.history_path)
     demo = build_ui(ModelService(cfg, engine=engine), history, cfg)
     demo.queue(default_concurrency_limit=1)
     port = free_port()
-    launch(demo, cfg, server_port=port, prevent_thread_lock=True)  # as python -m app does
+    launch(demo, cfg, server_port=port, prevent_thread_lock=True)  # as python -m medassist.app does
     yield {"url": f"http://127.0.0.1:{port}", "engine": engine, "history": history}
     demo.close()
     literature.SummaryConfig = SummaryConfig
@@ -179,6 +180,12 @@ def test_stop_mid_answer(page, server):
         page.click("#stop")
         page.wait_for_selector("#chat:has-text('(stopped)')", timeout=5000)
         assert time.time() - t0 < 5
+        page.wait_for_selector("#stats:has-text('tokens/s')", timeout=5000)  # the final render
+        # the engine really stopped: far fewer tokens than the 48 + 48 allowed, and the reason recorded
+        saved = server["history"].messages(server["history"].conversations()[0]["id"])[-1]
+        assert saved["meta"]["finish"] == "cancelled" and 0 < saved["meta"]["tokens"] < 48
+        # what was written before Stop is kept: on screen and in History
+        assert saved["thinking"] and page.locator("#chat .thought-group").count() >= 1
         shot(page, "qa-stopped")
     finally:
         server["engine"].delay = 0.02
@@ -332,5 +339,9 @@ def test_oversized_upload_refused_by_the_server(page, server, tmp_path):
     big.write_bytes(b"%PDF-1.4\n" + b"0" * (2 * 2**20))  # 2 MB; the limit here is 1 MB
     page.get_by_role("tab", name="Literature").click()
     page.set_input_files("#lit-file input[type=file]", str(big))
-    page.wait_for_selector("text=/exceed|too large|maximum/i", timeout=20000)
+    refusal = page.locator("text=/exceed|too large|maximum/i").first
+    refusal.wait_for(timeout=20000)
+    SHOTS.mkdir(exist_ok=True)
+    (SHOTS / "oversized-refusal.txt").write_text(refusal.inner_text())
+    assert re.search(r"\b1(\.0)?\s*mb\b", refusal.inner_text(), re.I) and "big.pdf" in refusal.inner_text()
     assert page.locator("#lit-status:has-text('pages read')").count() == 0

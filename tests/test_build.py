@@ -3,9 +3,10 @@ import json
 
 import pytest
 
-from model.build import BuildConfig, build, model_name, resolve_model, verify
-from model.config import resolve
-from model.paths import ResourceError, check_resources, models_dir
+from medassist.model.build import BuildConfig, build, model_name, verify
+from medassist.model.registry import resolve_model
+from medassist.model.config import resolve
+from medassist.model.paths import ResourceError, check_resources, models_dir
 
 
 def test_build_int4_then_resume_and_load(tiny_hf):
@@ -23,7 +24,7 @@ def test_build_int4_then_resume_and_load(tiny_hf):
     calls = []
     assert build(cfg, progress=lambda *a: calls.append(a)) == out and calls == []
 
-    from model.engine import load_engine
+    from medassist.model.engine import load_engine
 
     eng = load_engine(name="tiny", precision="int4", threads=1)
     assert eng.info.precision == "int4"
@@ -97,7 +98,7 @@ def test_build_killed_mid_way_leaves_nothing_and_the_next_run_completes(tiny_hf)
     import time
 
     folder = models_dir() / "killed"
-    cmd = [sys.executable, "-m", "model", "build", "--base", str(tiny_hf), "--name", "killed", "--precision", "fp32",
+    cmd = [sys.executable, "-m", "medassist.model", "build", "--base", str(tiny_hf), "--name", "killed", "--precision", "fp32",
            "--no-prune-lm-head", "--json-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 60
@@ -115,7 +116,7 @@ def test_build_killed_mid_way_leaves_nothing_and_the_next_run_completes(tiny_hf)
 def test_full_disk_is_a_clear_error(monkeypatch, capsys):
     import errno
 
-    import model.__main__ as cli
+    import medassist.model.__main__ as cli
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", "/x/model.onnx.data")
@@ -128,8 +129,8 @@ def test_full_disk_is_a_clear_error(monkeypatch, capsys):
 def test_a_new_shipped_adapter_marks_the_built_model_stale(tmp_path):
     import json
 
-    from model.build import adapter_sha256, merged_from_other_adapter
-    from model.paths import models_dir
+    from medassist.model.build import adapter_sha256, merged_from_other_adapter
+    from medassist.model.paths import models_dir
 
     adapter = tmp_path / "adapter"
     adapter.mkdir()

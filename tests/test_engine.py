@@ -3,7 +3,8 @@ import threading
 
 import pytest
 
-from model.engine.base import IncrementalDecoder
+from medassist.model.defaults import DOCUMENT, QA
+from medassist.model.engine.base import IncrementalDecoder
 from tests.fake import ScriptedEngine
 
 Q = [{"role": "user", "content": "Why is the sky blue?"}]
@@ -59,9 +60,9 @@ def test_partial_stop_string_is_released_at_the_end():
 
 def test_cancel_from_another_thread():
     eng = ScriptedEngine("y" * 2000, delay=0.002)
-    seen = []
-    threading.Timer(0.1, eng.cancel).start()
-    for c in eng.stream(Q, thinking_budget=5000):
+    seen, ev = [], threading.Event()
+    threading.Timer(0.1, ev.set).start()  # the Stop button sets its own session's event, from another thread
+    for c in eng.stream(Q, thinking_budget=5000, cancel=ev):
         seen.append(c)
     assert seen[-1].finish_reason == "cancelled"
     assert 0 < seen[-1].generated_tokens < 2000
@@ -92,7 +93,7 @@ def test_prompt_too_long_is_a_clear_error():
 def test_onnx_tokenizer_matches_hf(tiny_hf, tiny_onnx_fp32):
     from transformers import AutoTokenizer
 
-    from model.engine.onnx_engine import OnnxEngine
+    from medassist.model.engine.onnx_engine import OnnxEngine
 
     eng, tok = OnnxEngine(tiny_onnx_fp32), AutoTokenizer.from_pretrained(tiny_hf)
     for text in [eng.render(Q), "患者出现胸痛 (A) <think> 37.5°C", "  spaces\n\nand\ttabs"]:
@@ -100,8 +101,8 @@ def test_onnx_tokenizer_matches_hf(tiny_hf, tiny_onnx_fp32):
 
 
 def test_greedy_parity_torch_vs_onnx_fp32(tiny_hf, tiny_onnx_fp32):
-    from model.engine.onnx_engine import OnnxEngine
-    from model.engine.torch_engine import TorchEngine
+    from medassist.model.engine.onnx_engine import OnnxEngine
+    from medassist.model.engine.torch_engine import TorchEngine
 
     onnx, torch_ = OnnxEngine(tiny_onnx_fp32, threads=1), TorchEngine(tiny_hf, dtype="float32", threads=1)
     ids = onnx.encode(onnx.render(Q))
@@ -115,8 +116,8 @@ def test_greedy_parity_torch_vs_onnx_fp32(tiny_hf, tiny_onnx_fp32):
 
 def test_repetition_penalty_same_in_both_backends_and_changes_greedy_output(tiny_hf, tiny_onnx_fp32):
     """Both backends penalise every token already in the sequence, prompt included, the same way."""
-    from model.engine.onnx_engine import OnnxEngine
-    from model.engine.torch_engine import TorchEngine
+    from medassist.model.engine.onnx_engine import OnnxEngine
+    from medassist.model.engine.torch_engine import TorchEngine
 
     onnx, torch_ = OnnxEngine(tiny_onnx_fp32, threads=1), TorchEngine(tiny_hf, dtype="float32", threads=1)
     ids = onnx.encode(onnx.render(Q))
@@ -133,7 +134,7 @@ def test_repetition_penalty_same_in_both_backends_and_changes_greedy_output(tiny
 def test_penalize_divides_positive_and_multiplies_negative_logits():
     import torch
 
-    from model.engine.torch_engine import penalize
+    from medassist.model.engine.torch_engine import penalize
 
     logits = torch.tensor([2.0, -2.0, 1.0, 0.5])
     out = penalize(logits, {0, 1}, 2.0)
@@ -146,11 +147,13 @@ def test_stream_passes_the_repetition_penalty_to_the_session():
     eng.generate(Q, repetition_penalty=1.1)
     assert eng.last_penalty == 1.1
     eng.generate(Q)
-    assert eng.last_penalty == 1.0
+    assert eng.last_penalty == QA.repetition_penalty == 1.15  # the one set of defaults, medassist/model/defaults.py
+    eng.generate(Q, **DOCUMENT.kwargs())
+    assert eng.last_penalty == 1.0  # paper work copies the paper's words: no penalty
 
 
 def test_onnx_stream_end_to_end(tiny_onnx_fp32):
-    from model.engine import load_engine
+    from medassist.model.engine import load_engine
 
     eng = load_engine(tiny_onnx_fp32, threads=1)
     chunks = list(eng.stream(Q, thinking_budget=8, max_new_tokens=8, temperature=0.7, seed=1))
@@ -161,7 +164,7 @@ def test_onnx_stream_end_to_end(tiny_onnx_fp32):
 
 def test_generation_stops_when_the_context_is_full(tiny_onnx_fp32):
     """A prompt that leaves less room than max_new_tokens ends with "length", never a runtime error."""
-    from model.engine import load_engine
+    from medassist.model.engine import load_engine
 
     eng = load_engine(tiny_onnx_fp32, threads=1)
     words = " ".join(f"word{i}" for i in range(2000))
@@ -179,7 +182,7 @@ def test_generation_stops_when_the_context_is_full(tiny_onnx_fp32):
 
 
 def test_bad_model_path_is_a_clear_error(tmp_path):
-    from model.engine import load_engine
+    from medassist.model.engine import load_engine
 
     with pytest.raises(FileNotFoundError, match="not an ONNX model folder"):
         load_engine(tmp_path)
@@ -210,7 +213,7 @@ def test_loop_guard_can_be_turned_off_and_spares_healthy_reasoning():
 
 
 def test_loop_guard_counts_exact_windows():
-    from model.thinking import LoopGuard
+    from medassist.model.thinking import LoopGuard
 
     g = LoopGuard(window=4, times=3)
     assert not any(g.add(t) for t in [1, 2, 3, 4, 5, 1, 2, 3, 4])  # [1 2 3 4] seen twice

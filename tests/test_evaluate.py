@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from finetune.evaluate import evaluate, extract_letter, load_items, wilson
+from medassist.evals.evaluate import evaluate, extract_letter, load_items, wilson
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -54,8 +54,8 @@ def test_load_items_errors(tmp_path):
 
 @pytest.mark.parametrize("mode", ["loglik", "generate"])
 def test_evaluate_tiny_onnx_and_torch_agree(tmp_path, tiny_hf, tiny_onnx_fp32, mode):
-    from model.engine.onnx_engine import OnnxEngine
-    from model.engine.torch_engine import TorchEngine
+    from medassist.model.engine.onnx_engine import OnnxEngine
+    from medassist.model.engine.torch_engine import TorchEngine
 
     data = tmp_path / "exam.jsonl"
     write_items(data)
@@ -70,7 +70,7 @@ def test_evaluate_tiny_onnx_and_torch_agree(tmp_path, tiny_hf, tiny_onnx_fp32, m
 
 
 def test_vote_majority_and_ties():
-    from finetune.evaluate import vote
+    from medassist.evals.evaluate import vote
 
     assert vote(["A", "B", "B"]) == "B"
     assert vote(["C", None, "A"]) == "C"  # a tie goes to the letter given first
@@ -78,8 +78,8 @@ def test_vote_majority_and_ties():
 
 
 def test_few_shot_exemplars_are_never_evaluated(tmp_path):
-    from finetune.evaluate import with_shots
-    from model import prompt as P
+    from medassist.evals.evaluate import with_shots
+    from medassist.evals import mcq as P
 
     data = tmp_path / "exam.jsonl"
     write_items(data, n=6)
@@ -94,7 +94,7 @@ def test_few_shot_exemplars_are_never_evaluated(tmp_path):
 
 
 def test_self_consistency_votes_over_sampled_chains(tmp_path):
-    from finetune.evaluate import score_generate
+    from medassist.evals.evaluate import score_generate
     from tests.fake import ScriptedEngine
 
     replies = iter(["weigh it\n</think>\n\nThe answer is (A).", "hmm\n</think>\n\nThe answer is (C).",
@@ -110,7 +110,7 @@ def test_self_consistency_votes_over_sampled_chains(tmp_path):
 def test_resume_scores_only_new_items_and_survives_a_cut_line(tmp_path, monkeypatch):
     import types
 
-    import finetune.evaluate as E
+    import medassist.evals.evaluate as E
 
     calls = []
 
@@ -136,7 +136,7 @@ def test_resume_scores_only_new_items_and_survives_a_cut_line(tmp_path, monkeypa
 
 
 def test_a_larger_cell_starts_from_the_smaller_one(tmp_path):
-    from finetune.eval_table import _seed_from_smaller
+    from medassist.evals.eval_table import _seed_from_smaller
 
     (tmp_path / "ft.medmcqa.rp1.1-1024.3.jsonl").write_text('{"id": 0}\n')
     (tmp_path / "ft.medmcqa.rp1.1-1024.5.jsonl").write_text('{"id": 0}\n{"id": 1}\n')

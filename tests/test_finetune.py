@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from finetune import data
-from finetune.train import TrainConfig, encode_example, train
+from medassist.finetune import data
+from medassist.finetune.train import TrainConfig, encode_example, train
 
 GOOD = {"Question": "What causes stress incontinence?", "Complex_CoT": "Urethral hypermobility and weak pelvic floor.",
         "Response": "Pelvic floor weakness; first line is pelvic floor muscle training."}
@@ -53,7 +53,7 @@ def test_split_is_deterministic_and_disjoint():
 def test_prompt_tokens_are_masked(tiny_hf):
     from transformers import AutoTokenizer
 
-    from model import prompt as P
+    from medassist.model import chat as P
 
     tok = AutoTokenizer.from_pretrained(tiny_hf)
     template = P.load_chat_template(tiny_hf)
@@ -92,7 +92,7 @@ def test_chunked_loss_equals_the_models_own_loss_and_gradients(tiny_hf, monkeypa
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from finetune import train as T
+    from medassist.finetune import train as T
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(tiny_hf, dtype=torch.float32)
@@ -148,7 +148,7 @@ def test_merge_gives_the_adapter_logits(tmp_path, tiny_hf):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from finetune.merge import merge_adapter
+    from medassist.model.merge import merge_adapter
 
     adapter = train(tiny_config(tmp_path, tiny_hf, max_steps=3), log=lambda *a: None)
     merged_dir = merge_adapter(tiny_hf, adapter, tmp_path / "merged", dtype="float32")
@@ -175,7 +175,7 @@ def test_training_killed_mid_way_resumes_cleanly(tmp_path, tiny_hf):
 
     cfg = tiny_config(tmp_path, tiny_hf, max_steps=400)
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(dataclasses.asdict(cfg)))
-    proc = subprocess.Popen([sys.executable, "-m", "finetune.train", "--config", str(tmp_path / "cfg.yaml")],
+    proc = subprocess.Popen([sys.executable, "-m", "medassist.finetune.train", "--config", str(tmp_path / "cfg.yaml")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     state = tmp_path / "run" / "checkpoint" / "state.json"
     deadline = time.time() + 120

@@ -2,7 +2,7 @@
 
 The other browser tests serve the page in-process with the data folder in /tmp — an environment no
 user has, and one in which Gradio happened to serve files from the data folder. Here the app is a
-child process started as start.sh starts it (`python -m app`, the repo root as working directory),
+child process started as start.sh starts it (`python -m medassist.app`, the repo root as working directory),
 with a fresh HOME, no MEDASSIST_DATA / MEDASSIST_HOME, and its own system temp folder, so the
 default data folder (~/.local/share/medassist) is outside both places Gradio serves from, as on a
 user's laptop. The only thing not default is the model: the tiny test model (--model-path).
@@ -45,7 +45,7 @@ def started(tiny_onnx_fp32, tmp_path_factory):
     env.update(HOME=str(home), TMPDIR=str(tmp), PYTHONUNBUFFERED="1")
     port = free_port()
     log = open(base / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--no-open-browser", "--language", "en",
+    proc = subprocess.Popen([sys.executable, "-m", "medassist.app", "--port", str(port), "--no-open-browser", "--language", "en",
                              "--model-path", str(tiny_onnx_fp32), "--thinking-budget", "16", "--max-new-tokens", "24"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

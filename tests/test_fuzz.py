@@ -3,7 +3,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.pdfread import Paper, PdfError, read_pdf, read_pdf_isolated
+from medassist.papers.pdfread import Paper, PdfError, read_pdf, read_pdf_isolated
 from tests.pdfs import two_column_paper
 
 

@@ -3,8 +3,8 @@ import os
 import tempfile
 import time
 
-from app.exports import Downloads, safe_name
-from app.history import History
+from medassist.store.exports import Downloads, safe_name
+from medassist.store.history import History
 
 
 def test_roundtrip_search_export_delete(tmp_path):

@@ -6,9 +6,9 @@ from tests.test_evaluate import write_items
 
 
 def test_levers_table_on_tiny_model(tmp_path, monkeypatch, tiny_onnx_fp32, capsys):
-    from finetune import levers
-    from finetune.eval_table import FT
-    from model.paths import models_dir
+    from medassist.evals import levers
+    from medassist.evals.eval_table import FT
+    from medassist.model.paths import models_dir
 
     shutil.copytree(tiny_onnx_fp32, models_dir() / FT / "onnx-int8")  # where the fine-tuned INT8 model lives
     (tmp_path / "data" / "eval").mkdir(parents=True)

@@ -5,10 +5,10 @@ import re
 import pymupdf
 import pytest
 
-from app import literature as L
-from app.config import AppConfig
-from app.history import History
-from app.service import ModelService
+from medassist.app.tabs import literature as L
+from medassist.app.config import AppConfig
+from medassist.store.history import History
+from medassist.app.service import ModelService
 from tests.fake import HashEmbedder, ScriptedEngine
 from tests.pdfs import two_column_paper
 

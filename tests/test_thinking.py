@@ -1,7 +1,7 @@
 """The streaming <think> parser: tags split anywhere, missing tags, repeated tags."""
 import pytest
 
-from model.thinking import ThinkParser, split
+from medassist.model.thinking import ThinkParser, split
 
 
 def run(pieces, prefilled=True):

@@ -1,0 +1,51 @@
+"""App settings: dataclass defaults -> optional YAML (--config) -> CLI flags (see medassist/app/__main__.py).
+
+User data (history, audit log, reference library) lives in MEDASSIST_DATA, default
+~/.local/share/medassist (or the platform's equivalent); built models live in
+MEDASSIST_HOME (medassist/model/paths.py).
+"""
+from __future__ import annotations
+
+import locale
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from medassist.model.paths import data_dir
+from medassist.model.defaults import QA
+
+
+def system_language() -> str:
+    lang = os.environ.get("LANG") or (locale.getlocale()[0] or "")
+    return "zh" if lang.lower().startswith("zh") else "en"
+
+
+@dataclass
+class AppConfig:
+    host: str = "127.0.0.1"  # anything else requires a password
+    port: int = 7860
+    password: str | None = None  # username "medassist"
+    open_browser: bool = True
+    language: str | None = None  # zh | en; default from the system locale
+    model: str | None = None  # a built model name; default: fine-tuned if built, else the base
+    model_path: str | None = None  # a specific ONNX folder (skips the build)
+    precision: str | None = None
+    backend: str = "onnx"
+    threads: int | None = None
+    build_if_missing: bool = True
+    thinking_budget: int = QA.thinking_budget  # the measured defaults, medassist/model/defaults.py
+    max_new_tokens: int = QA.max_new_tokens
+    temperature: float = QA.temperature
+    repetition_penalty: float = QA.repetition_penalty  # >1 makes tokens already in the conversation less likely; 1 = off
+    max_pdf_mb: float = 50  # larger uploads are refused by the server before they are read whole
+    max_pdf_pages: int = 100
+    pdf_timeout_s: float = 60  # a PDF that takes longer to read is reported as damaged
+    embedder: str = "bundled:all-MiniLM-L6-v2"  # retrieval model (model/embed.py); a folder or hub id also works
+
+    @property
+    def history_path(self) -> Path:
+        return data_dir() / "history.sqlite"
+
+    @property
+    def lang(self) -> str:
+        return self.language or system_language()

@@ -1,0 +1,130 @@
+"""The app's handle on the model: prepares it in the background (build on first run, then load) and
+streams answers. The UI talks to this and to model.engine's Chunk stream only; torch and onnxruntime
+are imported by the engine, never by the UI.
+
+The first-run build runs as a child process (`python -m medassist.model build --json-progress`) so its
+peak memory goes back to the system before the model is loaded, and its progress shows both in
+the terminal and on the page.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Iterator
+
+from medassist.app.config import AppConfig
+
+
+@dataclass
+class Status:
+    state: str = "starting"  # starting | building | loading | ready | error
+    stage: str = ""
+    fraction: float = 0.0
+    message: str = ""
+
+
+class ModelService:
+    def __init__(self, cfg: AppConfig, engine=None, embedder=None):
+        self.cfg, self.engine, self._embedder = cfg, engine, embedder
+        self.status = Status("ready") if engine else Status()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.engine is not None
+
+    def start(self) -> "ModelService":
+        if not self.ready and self._thread is None:
+            self._thread = threading.Thread(target=self._prepare, name="model-prepare", daemon=True)
+            self._thread.start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._thread:
+            self._thread.join(timeout)
+        return self.ready
+
+    def _prepare(self) -> None:
+        from medassist.model.build import default_build_config, merged_from_other_adapter
+        from medassist.model.registry import model_name, resolve_model
+
+        try:
+            path = self.cfg.model_path
+            if not path and not self.cfg.model and self.cfg.backend == "onnx" and self.cfg.build_if_missing \
+                    and merged_from_other_adapter(default_build_config()):
+                path = self._build()  # an update shipped a new adapter: re-merge and rebuild, once
+            if not path:
+                name = model_name(self.cfg.model) if self.cfg.model else None
+                try:
+                    path = resolve_model(name, self.cfg.precision, self.cfg.backend)
+                except FileNotFoundError:
+                    if not self.cfg.build_if_missing or self.cfg.backend != "onnx":
+                        raise
+                    path = self._build()
+            self._set("loading", "load", 0.0, "loading the model")
+            from medassist.model.engine import load_engine
+
+            self.engine = load_engine(path, backend=self.cfg.backend, threads=self.cfg.threads)
+            self._set("ready", "", 1.0, "")
+        except Exception as e:  # shown on the page; the app keeps running
+            self._set("error", "", 0.0, str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__)
+
+    def _build(self) -> str:
+        from medassist.model.build import default_build_config
+
+        cmd = [sys.executable, "-m", "medassist.model", "build", "--json-progress"]
+        if self.cfg.model:  # the user named a base to build
+            cmd += ["--base", self.cfg.model]
+        else:  # the default: base + the shipped fine-tuned adapter, when the repo has one
+            cfg = default_build_config()
+            cmd += ["--base", cfg.base] + (["--adapter", cfg.adapter, "--name", cfg.name] if cfg.adapter else [])
+        if self.cfg.precision:
+            cmd += ["--precision", self.cfg.precision]
+        self._set("building", "build", 0.0, "preparing the model (first run only)")
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        tail: list[str] = []
+        built = None
+        for line in proc.stdout:
+            try:
+                p = json.loads(line)
+            except json.JSONDecodeError:
+                tail = (tail + [line.rstrip()])[-5:]
+                continue
+            if "built" in p:
+                built = p["built"]
+            else:
+                self._set("building", p["stage"], p["fraction"], p["message"])
+        if proc.wait() != 0 or not built:
+            err = next((t for t in reversed(tail) if t.startswith("error:")), tail[-1] if tail else "unknown error")
+            raise RuntimeError(f"Model build failed: {err}")
+        return built
+
+    def _set(self, state, stage, fraction, message) -> None:
+        self.status = Status(state, stage, fraction, message)
+        if message:
+            print(f"[model] {state} {stage} {fraction:.0%} {message}", flush=True)
+
+    def stream(self, messages: list[dict], **kw) -> Iterator:
+        if not self.ready:
+            raise RuntimeError("The model is not ready yet.")
+        return self.engine.stream(messages, **kw)
+
+    def prompt_room(self, messages: list[dict], **kw) -> int:
+        return self.engine.prompt_room(messages, **kw)
+
+    def embedder(self):
+        """The sentence embedder for retrieval, loaded on first use (~2 s)."""
+        if self._embedder is None:
+            from medassist.model.embed import load_embedder
+
+            self._embedder = load_embedder(self.cfg.embedder)
+        return self._embedder
+
+    def describe(self) -> str:
+        if not self.engine:
+            return ""
+        i = self.engine.info
+        return f"{i.name} · {i.precision} · {i.backend}"

@@ -1,0 +1,295 @@
+"""The Literature tab: upload a paper's PDF, get a cited structured summary, click a citation to see
+its passage, download Markdown / JSON, and ask questions answered from the paper's own passages.
+
+Handlers are plain generators over (file, state, ...) so tests drive them without a browser. State per
+browser session: {"index": PaperIndex | None, "summary": Summary | None, "name", "cid", "cancel": Event}.
+Summaries are saved in History as a conversation (redacted, searchable, exportable like Q&A).
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import threading
+import time
+from functools import partial
+from pathlib import Path
+
+import gradio as gr
+
+from medassist.store.exports import EXPORT_MARK
+from medassist.papers.factcheck import CITE, NumberGuard, cited_pages
+from medassist.store.history import History
+from medassist.app.i18n import t, lang_code
+from medassist.papers.passages import PaperIndex
+from medassist.papers.pdfread import PdfError, read_pdf_isolated
+from medassist.store.safety import redact
+from medassist.app.service import ModelService
+from medassist.papers.summarize import SummaryConfig, fit_passages, summarize, to_markdown
+from medassist.model.defaults import DOCUMENT
+from medassist.papers import prompts as P
+
+UPDATE_S = 0.1
+ASK_TOKENS = 300
+# Citation buttons show the cited page's passages (kept in hidden <template>s) without a server round trip.
+CITE_JS = """
+element.addEventListener('click', (e) => {
+  const b = e.target.closest('button.cite'); if (!b) return;
+  const root = b.closest('.paper-view'); const box = root.querySelector('.cite-source');
+  const tpl = root.querySelector(`template[data-page="${b.dataset.page}"]`);
+  box.innerHTML = ''; const head = document.createElement('b'); head.textContent = b.textContent; box.appendChild(head);
+  if (tpl) box.appendChild(tpl.content.cloneNode(true));
+  const hit = b.dataset.passage && box.querySelector(`[data-passage="${b.dataset.passage}"]`);
+  if (hit) hit.classList.add('hit');
+  box.hidden = false;
+});
+"""
+
+
+def new_state() -> dict:
+    return {"index": None, "summary": None, "name": "", "path": None, "cid": None, "cancel": threading.Event()}
+
+
+def _cite_button(page: int, passage: int | None, index: PaperIndex) -> str:
+    if page not in index.pages:
+        return html.escape(f"[p. {page}]")
+    extra = f' data-passage="{passage}"' if passage is not None else ""
+    return f'<button class="cite" data-page="{page}"{extra}>p. {page}</button>'
+
+
+def _page_templates(index: PaperIndex, pages: set[int]) -> str:
+    out = []
+    for pg in sorted(pages):
+        paras = "".join(f'<p data-passage="{p.id}">{html.escape(p.text)}</p>' for p in index.pages.get(pg, []))
+        out.append(f'<template data-page="{pg}">{paras}</template>')
+    return "".join(out)
+
+
+def removed_label(d: dict, lang: str) -> str:
+    """Why the checks removed a sentence, in the page's language."""
+    if d.get("reason") == "unsupported":
+        return t("lit.removed_unsupported", lang)
+    return t("lit.removed_numbers", lang, nums=", ".join(d["missing"]))
+
+
+def render_summary(index: PaperIndex, fields: dict, lang: str, partial_field: str = "", partial_text: str = "",
+                   dropped: list | None = None, stats: dict | None = None) -> str:
+    """The summary as HTML: cited bullets, the field being written (greyed), removed sentences, page sources."""
+    zh, pages = lang == "zh", set()
+    parts = [f'<div class="paper-view"><h3>{html.escape(index.paper.title or "")}</h3>']
+    for f, bullets in fields.items():
+        parts.append(f"<h4>{P.SUMMARY_FIELDS[f][1 if zh else 0]}</h4>" + ("<ul>" if bullets else ""))
+        for b in bullets:
+            pages |= set(b.pages)
+            cites = " ".join(_cite_button(pg, b.passage, index) for pg in b.pages)
+            parts.append(f"<li>{html.escape(b.text)} {cites}</li>")
+        parts.append("</ul>" if bullets else f"<p><i>{t('lit.nothing', lang)}</i></p>")
+    if partial_field:
+        parts.append(f'<h4>{P.SUMMARY_FIELDS[partial_field][1 if zh else 0]} …</h4>'
+                     f'<p class="partial">{html.escape(partial_text)}</p>')
+    if dropped:
+        items = "".join(f"<li><s>{html.escape(d['sentence'])}</s> ({html.escape(removed_label(d, lang))})</li>"
+                        for d in dropped)
+        parts.append(f'<details class="dropped"><summary>{t("lit.dropped", lang, n=len(dropped))}</summary>'
+                     f"<ul>{items}</ul></details>")
+    if stats and "seconds" in stats:
+        parts.append(f'<p class="meta">{t("lit.stats", lang, **stats)}</p>')
+    parts.append(f'<div class="cite-source" hidden></div>{_page_templates(index, pages)}</div>')
+    return "".join(parts)
+
+
+def render_answer(index: PaperIndex, text: str) -> str:
+    """A streamed answer with its [p. N] citations turned into buttons."""
+    pages: set[int] = set()
+    out, pos = [], 0
+    for m in CITE.finditer(text):
+        out.append(html.escape(text[pos:m.start()]))
+        ps = cited_pages(m.group(0))
+        pages.update(p for p in ps if p in index.pages)
+        out.append(" ".join(_cite_button(p, None, index) for p in ps))
+        pos = m.end()
+    out.append(html.escape(text[pos:]))
+    body = "".join(out).replace("\n", "<br>")
+    return f'<div class="paper-view"><p>{body}</p><div class="cite-source" hidden></div>{_page_templates(index, pages)}</div>'
+
+
+def check_upload(path: str | None, cfg, lang: str) -> str:
+    """The upload's path, or PdfError with a message for the user."""
+    if not path:
+        raise PdfError(t("lit.no_file", lang))
+    if not str(path).lower().endswith(".pdf"):
+        raise PdfError(t("lit.not_pdf", lang, name=Path(path).name))
+    mb = os.path.getsize(path) / 2**20
+    if mb > cfg.max_pdf_mb:
+        raise PdfError(t("lit.too_big", lang, mb=round(mb, 1), limit=cfg.max_pdf_mb))
+    return str(path)
+
+
+def load_paper(service: ModelService, cfg, path, ui_lang: str, state: dict, library=None) -> tuple[str, dict]:
+    """Read and index an uploaded PDF (once per file); it and its references join the library."""
+    lang = lang_code(ui_lang)
+    if path and state.get("path") == str(path) and state.get("index") is not None:
+        return t("lit.loaded", lang, pages=state["index"].paper.pages, name=state["name"]), state
+    state.update(index=None, summary=None, name="", path=None, cid=None)
+    try:
+        path = check_upload(path, cfg, lang)
+        paper = read_pdf_isolated(path, max_pages=cfg.max_pdf_pages, max_mb=cfg.max_pdf_mb,
+                                  timeout=cfg.pdf_timeout_s)
+        index = PaperIndex.build(paper, service.embedder())
+    except PdfError as e:
+        return "⚠️ " + str(e), state
+    except Exception as e:  # a clear message, never a stack trace
+        return "⚠️ " + t("error", lang, msg=str(e) or type(e).__name__), state
+    state.update(index=index, name=Path(path).name, path=str(path))
+    if library is not None:
+        try:
+            library.add_paper(paper, state["name"])
+        except Exception as e:  # the library is a convenience: the paper itself is still usable
+            print(f"[library] could not add an uploaded paper: {type(e).__name__}", flush=True)  # no file name: PHI
+    return t("lit.loaded", lang, pages=paper.pages, name=state["name"]), state
+
+
+def run_summary(service: ModelService, history: History, cfg, path, summary_lang: str, ui_lang: str, state: dict,
+                progress=gr.Progress(), library=None):
+    """Yields (status, summary HTML, Markdown file, JSON file, state) as the summary is written."""
+    lang, out_lang = lang_code(ui_lang), lang_code(summary_lang)
+    none = gr.update(visible=False)
+    progress(0.02, desc=t("lit.reading", lang))
+    yield t("lit.reading", lang), gr.update(), none, none, state
+    status, state = load_paper(service, cfg, path, ui_lang, state, library)
+    if state["index"] is None:
+        yield status, gr.update(), none, none, state
+        return
+    index, name, paper = state["index"], state["name"], state["index"].paper
+    skipped = t("lit.skipped", lang, pages=", ".join(map(str, paper.skipped_pages))) if paper.skipped_pages else ""
+    if not service.ready:
+        yield t("not_ready", lang), render_summary(index, {}, out_lang), none, none, state
+        return
+    fields, cur, text, last = {}, "", "", 0.0
+    scfg = SummaryConfig(lang=out_lang)
+    try:
+        for ev in summarize(index, service, scfg, source=name, model=service.describe(), cancel=state["cancel"]):
+            if ev["type"] == "stage" and ev["stage"] != "done":
+                cur, text = ev["stage"], ""
+                label = P.SUMMARY_FIELDS[cur][1 if out_lang == "zh" else 0]
+                progress(0.1 + 0.9 * ev["fraction"], desc=label)
+                status = t("lit.writing", lang, field=label, pct=round(100 * ev["fraction"])) + skipped
+                yield status, render_summary(index, fields, out_lang, cur, text), none, none, state
+            elif ev["type"] == "token":
+                text += ev["text"]
+                if time.perf_counter() - last > UPDATE_S:
+                    last = time.perf_counter()
+                    yield gr.update(), render_summary(index, fields, out_lang, cur, text), none, none, state
+            elif ev["type"] == "field":
+                fields[ev["field"]], cur, text = ev["bullets"], "", ""
+            elif ev["type"] == "done":
+                summary = ev["summary"]
+    except Exception as e:
+        yield "⚠️ " + t("error", lang, msg=str(e) or type(e).__name__), render_summary(index, fields, out_lang), \
+            none, none, state
+        return
+    state["summary"] = summary
+    done = t("lit.stopped" if summary.stats.get("cancelled") else "lit.done", lang, **summary.stats) + skipped
+    rendered = render_summary(index, summary.fields, out_lang, dropped=summary.dropped, stats=summary.stats)
+    # The summary is on screen now: a failure to store it or to write its downloads must not take it away.
+    try:
+        state["cid"] = history.new_conversation(f"📄 {summary.title or name}")
+        history.add(state["cid"], "user", t("lit.summarise_request", out_lang, name=name))
+        history.add(state["cid"], "assistant", to_markdown(summary), meta={"kind": "summary", **summary.stats})
+        history.audit.record("summarize", text=index.text, model=service.describe(), pages=paper.pages,
+                             seconds=summary.stats["seconds"], dropped=len(summary.dropped),
+                             cancelled=bool(summary.stats.get("cancelled")))
+    except Exception as e:
+        done += "  \n⚠️ " + t("not_saved", lang, msg=str(e) or type(e).__name__)
+    try:
+        md_path, json_path = save_exports(history, summary, index)
+    except Exception as e:
+        yield done + "  \n⚠️ " + t("download_failed", lang, msg=str(e) or type(e).__name__), rendered, none, none, state
+        return
+    yield (done, rendered, gr.update(value=str(md_path), visible=True), gr.update(value=str(json_path), visible=True),
+           state)
+
+
+def save_exports(history: History, summary, index: PaperIndex) -> tuple[Path, Path]:
+    """The summary as Markdown and JSON downloads (private temp files, app/exports.py), redacted."""
+    stem = "summary-" + (Path(summary.source).stem or "paper")
+    md = history.downloads.write(stem + ".md", redact(to_markdown(summary)) + EXPORT_MARK)
+    js = history.downloads.write(stem + ".json", redact(json.dumps(
+        summary.to_json(index) | {"identifiers_redacted": True}, ensure_ascii=False, indent=2)))
+    history.audit.record("export", format="summary", files=2)
+    return md, js
+
+
+def ask_paper(service: ModelService, history: History, question: str, summary_lang: str, ui_lang: str, state: dict):
+    """Yields (answer HTML, question box) while an answer from the paper's passages streams."""
+    lang, out_lang = lang_code(ui_lang), lang_code(summary_lang)
+    question = (question or "").strip()
+    index = state.get("index")
+    if index is None:
+        yield f"<p>{t('lit.upload_first', lang)}</p>", question
+        return
+    if not question:
+        yield f"<p>{t('empty', lang)}</p>", ""
+        return
+    if not service.ready:
+        yield f"<p>{t('not_ready', lang)}</p>", question
+        return
+    state["cancel"] = cancel = threading.Event()
+    hits = [p for p, _ in index.search(question, k=5, budget_tokens=700)]
+    system, messages, _ = fit_passages(service, lambda ps: P.paper_question_messages(question, ps, out_lang), hits,
+                                       ASK_TOKENS)
+    text, last, started = "", 0.0, time.perf_counter()
+    try:
+        for c in service.stream(messages, system=system, **DOCUMENT.kwargs(max_new_tokens=ASK_TOKENS),
+                                cancel=cancel):
+            text += c.text
+            if time.perf_counter() - last > UPDATE_S:
+                last = time.perf_counter()
+                yield render_answer(index, text), ""
+    except Exception as e:
+        yield f"<p>⚠️ {html.escape(t('error', lang, msg=str(e) or type(e).__name__))}</p>", question
+        return
+    missing = NumberGuard(index.text).missing(text)
+    warn = f"<p class='meta'>⚠️ {html.escape(t('lit.unverified', lang, nums=', '.join(missing)))}</p>" if missing else ""
+    if state.get("cid") is None:
+        state["cid"] = history.new_conversation(f"📄 {index.paper.title or state.get('name', '')}")
+    history.add(state["cid"], "user", question)
+    history.add(state["cid"], "assistant", text, meta={"kind": "paper_question"})
+    history.audit.record("ask_paper", text=question, model=service.describe(),
+                         seconds=round(time.perf_counter() - started, 2))
+    yield render_answer(index, text) + warn, ""
+
+
+def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radio, library=None) -> dict:
+    """Lay out the tab and wire its events; returns components whose labels follow the language."""
+    c: dict = {}
+    state = gr.State(new_state)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=260):
+            c["file"] = gr.File(label=t("lit.upload", lang), file_types=[".pdf"], type="filepath", elem_id="lit-file")
+            c["out_lang"] = gr.Radio(["中文", "English"], value="中文" if lang == "zh" else "English",
+                                     label=t("lit.summary_lang", lang), elem_id="lit-lang")
+            with gr.Row():
+                c["run"] = gr.Button(t("lit.summarise", lang), variant="primary", elem_id="lit-run")
+                c["stop"] = gr.Button(t("stop", lang), variant="stop", elem_id="lit-stop")
+            c["status"] = gr.Markdown(elem_id="lit-status")
+            c["md"] = gr.DownloadButton(t("lit.download_md", lang), visible=False, elem_id="lit-md")
+            c["json"] = gr.DownloadButton(t("lit.download_json", lang), visible=False, elem_id="lit-json")
+        with gr.Column(scale=3):
+            c["summary"] = gr.HTML(elem_id="lit-summary", js_on_load=CITE_JS, min_height=120)
+            c["question"] = gr.Textbox(label=t("lit.ask", lang), placeholder=t("lit.ask_placeholder", lang),
+                                       elem_id="lit-question")
+            c["ask"] = gr.Button(t("lit.ask_button", lang), elem_id="lit-ask")
+            c["answer"] = gr.HTML(elem_id="lit-answer", js_on_load=CITE_JS)
+    # The model is shared with the Q&A tab: one queue slot for every model call.
+    c["run"].click(fn=partial(run_summary, service, history, cfg, library=library), inputs=[c["file"], c["out_lang"], lang_radio, state],
+                   outputs=[c["status"], c["summary"], c["md"], c["json"], state],
+                   concurrency_limit=1, concurrency_id="model")
+    c["stop"].click(fn=lambda st: st["cancel"].set(), inputs=[state], queue=False)
+    c["file"].upload(fn=partial(load_paper, service, cfg, library=library), inputs=[c["file"], lang_radio, state],
+                     outputs=[c["status"], state], concurrency_limit=2, concurrency_id="pdf")
+    ask = dict(fn=partial(ask_paper, service, history), inputs=[c["question"], c["out_lang"], lang_radio, state],
+               outputs=[c["answer"], c["question"]], concurrency_limit=1, concurrency_id="model")
+    c["ask"].click(**ask)
+    c["question"].submit(**ask)
+    return c

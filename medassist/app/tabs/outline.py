@@ -1,0 +1,295 @@
+"""The Outline tab: a paper outline shaped by the matching reporting guideline (streamed, editable,
+exported to Markdown and DOCX), reference suggestions from the user's own library (BibTeX / RIS),
+and a check of a draft against the guideline.
+
+Handlers are plain functions/generators so tests drive them without a browser. The outline always
+has every IMRaD section: a section the model left out or left empty is filled with the guideline's
+items for it, marked as such, so the user sees what the section must cover.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from functools import partial
+from pathlib import Path
+
+import gradio as gr
+
+from medassist.papers import draftcheck
+from medassist.papers.guidelines import STUDY_TYPES, all_guidelines, for_study_type
+from medassist.store.history import History
+from medassist.app.i18n import t, lang_code
+from medassist.papers.library import Library, parse_bibtex, parse_ris, to_bibtex, to_ris
+from medassist.store.exports import EXPORT_MARK
+from medassist.papers.pdfread import PdfError, read_pdf_isolated
+from medassist.store.safety import redact
+from medassist.model.defaults import DOCUMENT
+from medassist.papers import prompts as P
+
+SECTIONS = P.OUTLINE_SECTIONS[:-1]  # References come from the library, never from the model
+ALIASES = {"title": "Title", "标题": "Title", "题目": "Title", "abstract": "Abstract", "摘要": "Abstract",
+           "introduction": "Introduction", "background": "Introduction", "引言": "Introduction", "背景": "Introduction",
+           "methods": "Methods", "method": "Methods", "materials and methods": "Methods", "方法": "Methods",
+           "results": "Results", "结果": "Results", "discussion": "Discussion", "讨论": "Discussion",
+           "conclusion": "Discussion", "conclusions": "Discussion", "结论": "Discussion"}
+UPDATE_S = 0.1
+
+
+def parse_outline(text: str) -> dict[str, list[str]]:
+    """Markdown outline -> {section: [bullets]} for the known sections, in the model's order."""
+    out: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        s = line.strip()
+        head = re.match(r"^(?:#{1,4}\s*|\*\*)?([^#*:：]{2,40}?)(?:\*\*)?\s*[:：]?\s*(?:\*\*)?$", s) if s else None
+        name = ALIASES.get(head.group(1).strip().lower()) if head and not s.startswith(("-", "*  ", "• ")) else None
+        if name:
+            current = name
+            out.setdefault(current, [])
+        elif current and s:
+            bullet = re.sub(r"^(?:[-*•]|\d+[.)])\s*", "", s).strip()
+            if bullet:
+                out[current].append(bullet)
+    return out
+
+
+def complete_outline(sections: dict[str, list[str]], guideline) -> dict[str, list[str]]:
+    """Every IMRaD section present, in order; empty ones get the guideline's items."""
+    items = guideline.by_section()
+    done = {}
+    for name in SECTIONS:
+        bullets = sections.get(name) or [f"[{guideline.name} {i.id}] {i.item}" for i in items.get(name.lower(), [])]
+        done[name] = bullets or [f"[{guideline.name}] (no items for this section)"]
+    return done
+
+
+def to_markdown(topic: str, sections: dict[str, list[str]]) -> str:
+    lines = [f"# {topic.strip()}", ""]
+    for name, bullets in sections.items():
+        lines += [f"## {name}", ""] + [f"- {b}" for b in bullets] + [""]
+    return "\n".join(lines)
+
+
+def to_docx(markdown: str, path: Path) -> Path:
+    """The (possibly edited) Markdown outline as a Word document: headings, bullets, paragraphs."""
+    import docx
+
+    doc = docx.Document()
+    for line in markdown.splitlines():
+        s = line.rstrip()
+        if s.startswith("# "):
+            doc.add_heading(s[2:].strip(), level=0)
+        elif s.startswith("## "):
+            doc.add_heading(s[3:].strip(), level=1)
+        elif s.startswith("### "):
+            doc.add_heading(s[4:].strip(), level=2)
+        elif re.match(r"^\s*[-*•]\s+", s):
+            doc.add_paragraph(re.sub(r"^\s*[-*•]\s+", "", s), style="List Bullet")
+        elif s.strip():
+            doc.add_paragraph(s.strip())
+    doc.save(str(path))
+    return path
+
+
+def generate(service, topic: str, study_type: str, journal: str, lang: str, cancel=None, max_new_tokens: int = 700,
+             library: Library | None = None):
+    """Yields the outline text as it streams; the last value is the completed outline (every section).
+    With a library, the titles of the user's uploaded papers closest to the topic go into the prompt."""
+    papers = [e.title for e, _ in library.suggest(topic, k=8, min_score=0.3) if e.kind == "paper"][:3] if library else []
+    g = for_study_type(study_type)
+    items = {s.capitalize(): [i.item for i in its] for s, its in g.by_section().items() if s != "other"}
+    # Full checklist items, else their first words, else none: whatever fits the model's context.
+    for cut in (None, 6, 0):
+        shown = {k: [" ".join(x.split()[:cut]) if cut else x for x in v] for k, v in items.items()} if cut != 0 else {}
+        system, messages = P.outline_messages(topic, STUDY_TYPES[study_type][0], g.name, shown, journal, lang,
+                                              papers if cut is None else [])
+        if not hasattr(service, "prompt_room") or \
+                service.prompt_room(messages, system=system, think=False, max_new_tokens=max_new_tokens) >= 0:
+            break
+    text = ""
+    for c in service.stream(messages, system=system, cancel=cancel,
+                            **DOCUMENT.kwargs(temperature=0.3, max_new_tokens=max_new_tokens)):
+        text += c.text
+        yield text
+    yield to_markdown(topic, complete_outline(parse_outline(text), g))
+
+
+def suggest_references(library: Library, outline_md: str, per_section: int = 3) -> list[dict]:
+    """For each section of the outline: library entries ranked by similarity, with the bullet that matched."""
+    sections = parse_outline(outline_md)
+    out, seen = [], set()
+    for name, bullets in sections.items():
+        if name in ("Title", "Abstract") or not bullets:
+            continue
+        for entry, score in library.suggest(" ".join(bullets), k=per_section):
+            if entry.id in seen:
+                continue
+            seen.add(entry.id)
+            sims = library.embedder.encode(bullets) @ library.embedder.encode([entry.title])[0]
+            why = bullets[int(sims.argmax())]
+            out.append({"section": name, "entry": entry, "score": round(score, 2), "reason": why})
+    return out
+
+
+# --- handlers -------------------------------------------------------------------------------------
+
+def run_outline(service, history: History, topic, study_type, journal, lang_value, state, library=None):
+    lang = lang_code(lang_value)
+    topic = (topic or "").strip()
+    if not topic:
+        yield gr.update(), t("out.need_topic", lang), state
+        return
+    if not service.ready:
+        yield gr.update(), t("not_ready", lang), state
+        return
+    state["cancel"] = cancel = threading.Event()
+    started, last, text = time.perf_counter(), 0.0, ""
+    try:
+        for text in generate(service, topic, study_type, journal or "", lang, cancel, library=library):
+            if time.perf_counter() - last > UPDATE_S:
+                last = time.perf_counter()
+                yield text, t("out.writing", lang), state
+    except Exception as e:
+        yield gr.update(), "⚠️ " + t("error", lang, msg=str(e) or type(e).__name__), state
+        return
+    cid = history.new_conversation(f"📝 {topic}")
+    history.add(cid, "user", topic)
+    history.add(cid, "assistant", text, meta={"kind": "outline", "study_type": study_type})
+    history.audit.record("outline", text=topic, model=service.describe(), seconds=round(time.perf_counter() - started, 2))
+    yield text, t("out.done", lang), state
+
+
+def export_outline(history: History, text: str, kind: str):
+    """The edited outline as a Markdown or DOCX download (a private temp file), redacted."""
+    if not (text or "").strip():
+        return gr.update(visible=False)
+    text = redact(text) + EXPORT_MARK
+    try:
+        if kind == "docx":
+            path = to_docx(text, history.downloads.path_for("outline.docx"))
+        else:
+            path = history.downloads.write(f"outline.{kind}", text)
+    except Exception as e:  # one clear sentence, never a stack trace; the outline stays in its box
+        gr.Warning(t("download_failed", "en", msg=str(e) or type(e).__name__))
+        return gr.update(visible=False)
+    history.audit.record("export", format=f"outline-{kind}")
+    return gr.update(value=str(path), visible=True)
+
+
+def add_to_library(library: Library, cfg, files, lang_value) -> str:
+    lang = lang_code(lang_value)
+    notes = []
+    for f in files or []:
+        name = Path(f).name
+        try:
+            if name.lower().endswith((".bib", ".ris")):
+                text = Path(f).read_text(encoding="utf-8", errors="replace")
+                entries = parse_bibtex(text) if name.lower().endswith(".bib") else parse_ris(text)
+                notes.append(t("out.added", lang, name=name, n=library.add(entries)))
+            else:
+                paper = read_pdf_isolated(f, max_pages=cfg.max_pdf_pages, max_mb=cfg.max_pdf_mb, timeout=cfg.pdf_timeout_s)
+                notes.append(t("out.added", lang, name=name, n=library.add_paper(paper, name)))
+        except (PdfError, OSError) as e:
+            notes.append(f"⚠️ {name}: {e}")
+    notes.append(t("out.library_size", lang, n=len(library.entries())))
+    return "  \n".join(notes)
+
+
+def suggestions_update(library: Library, text: str, lang_value: str):
+    lang = lang_code(lang_value)
+    rows = suggest_references(library, text or "")
+    if not rows:
+        return gr.update(choices=[], value=[]), t("out.no_suggestions", lang)
+    choices = [(f"{r['section']} · {r['entry'].cite()} — {t('out.because', lang)} “{r['reason'][:90]}” ({r['score']})",
+                r["entry"].id) for r in rows]
+    return gr.update(choices=choices, value=[c[1] for c in choices]), ""
+
+
+def export_refs(library: Library, history: History, ids, kind: str):
+    entries = library.get(ids or [])
+    if not entries:
+        return gr.update(visible=False)
+    try:
+        path = history.downloads.write(f"references.{kind}", to_bibtex(entries) if kind == "bib" else to_ris(entries))
+    except Exception as e:
+        gr.Warning(t("download_failed", "en", msg=str(e) or type(e).__name__))
+        return gr.update(visible=False)
+    return gr.update(value=str(path), visible=True)
+
+
+def check_draft(service, history: History, text, file, guideline_name, lang_value):
+    """The report is in English, like the checklist items (lang_value is kept for the page's wiring)."""
+    g = all_guidelines()[guideline_name]
+    try:
+        cfg = service.cfg  # the upload limits every PDF gets (max_pdf_mb, max_pdf_pages, pdf_timeout_s)
+        draft = draftcheck.read_draft(file, max_pages=cfg.max_pdf_pages, max_mb=cfg.max_pdf_mb,
+                                      timeout=cfg.pdf_timeout_s) if file else (text or "")
+        items, gaps = draftcheck.check_draft(draft, g, service.embedder())
+    except PdfError as e:
+        return "⚠️ " + str(e), gr.update(visible=False)
+    report = redact(draftcheck.to_markdown(items, gaps, g)) + EXPORT_MARK  # it quotes the draft
+    history.audit.record("draft_check", text=draft, guideline=g.name,
+                         missing=sum(r.status == "missing" for r in items), gaps=len(gaps))
+    try:
+        path = history.downloads.write(f"draft-check-{g.name.lower()}.md", report)
+    except Exception as e:  # the report is still shown
+        return report + "\n\n⚠️ " + t("download_failed", "en", msg=str(e) or type(e).__name__), gr.update(visible=False)
+    return report, gr.update(value=str(path), visible=True)
+
+
+def build_tab(service, history: History, library: Library, cfg, lang: str, lang_radio) -> dict:
+    c: dict = {}
+    state = gr.State(lambda: {"cancel": threading.Event()})
+    types = [(STUDY_TYPES[k][1 if lang == "zh" else 0], k) for k in STUDY_TYPES]
+    with gr.Row():
+        with gr.Column(scale=1, min_width=260):
+            c["topic"] = gr.Textbox(label=t("out.topic", lang), lines=3, elem_id="out-topic")
+            c["type"] = gr.Dropdown(types, value="rct", label=t("out.type", lang), elem_id="out-type")
+            c["journal"] = gr.Textbox(label=t("out.journal", lang), elem_id="out-journal")
+            with gr.Row():
+                c["run"] = gr.Button(t("out.generate", lang), variant="primary", elem_id="out-run")
+                c["stop"] = gr.Button(t("stop", lang), variant="stop", elem_id="out-stop")
+            c["status"] = gr.Markdown(elem_id="out-status")
+            with gr.Row():
+                c["md_btn"] = gr.Button(t("out.export_md", lang), size="sm", elem_id="out-md-btn")
+                c["docx_btn"] = gr.Button(t("out.export_docx", lang), size="sm", elem_id="out-docx-btn")
+            c["file"] = gr.File(label=t("download", lang), visible=False, elem_id="out-file")
+        with gr.Column(scale=3):
+            c["outline"] = gr.Textbox(label=t("out.outline", lang), lines=22, interactive=True, elem_id="out-outline")
+    with gr.Accordion(t("out.refs", lang), open=False) as c["refs_acc"]:
+        c["lib_files"] = gr.File(label=t("out.library_upload", lang), file_count="multiple",
+                                 file_types=[".pdf", ".bib", ".ris"], type="filepath", elem_id="out-lib-files")
+        c["lib_status"] = gr.Markdown(t("out.library_size", lang, n=len(library.entries())), elem_id="out-lib-status")
+        c["suggest"] = gr.Button(t("out.suggest", lang), elem_id="out-suggest")
+        c["suggestions"] = gr.CheckboxGroup(label=t("out.suggestions", lang), elem_id="out-suggestions")
+        c["sugg_note"] = gr.Markdown()
+        with gr.Row():
+            c["bib"] = gr.Button("BibTeX", size="sm", elem_id="out-bib")
+            c["ris"] = gr.Button("RIS", size="sm", elem_id="out-ris")
+        c["ref_file"] = gr.File(label=t("download", lang), visible=False, elem_id="out-ref-file")
+    with gr.Accordion(t("out.check", lang), open=False) as c["check_acc"]:
+        c["guideline"] = gr.Dropdown(sorted(all_guidelines()), value="CONSORT", label=t("out.guideline", lang),
+                                     elem_id="out-guideline")
+        c["draft"] = gr.Textbox(label=t("out.draft", lang), lines=8, elem_id="out-draft")
+        c["draft_file"] = gr.File(label=t("out.draft_file", lang), file_types=[".txt", ".md", ".docx", ".pdf"],
+                                  type="filepath", elem_id="out-draft-file")
+        c["check"] = gr.Button(t("out.check_button", lang), elem_id="out-check")
+        c["report"] = gr.Markdown(elem_id="out-report")
+        c["report_file"] = gr.File(label=t("download", lang), visible=False, elem_id="out-report-file")
+
+    c["run"].click(partial(run_outline, service, history, library=library), inputs=[c["topic"], c["type"], c["journal"], lang_radio, state],
+                   outputs=[c["outline"], c["status"], state], concurrency_limit=1, concurrency_id="model")
+    c["stop"].click(lambda st: st["cancel"].set(), inputs=[state], queue=False)
+    c["type"].change(lambda st: for_study_type(st).name, inputs=[c["type"]], outputs=[c["guideline"]], queue=False)
+    c["md_btn"].click(lambda text: export_outline(history, text, "md"), inputs=[c["outline"]], outputs=[c["file"]])
+    c["docx_btn"].click(lambda text: export_outline(history, text, "docx"), inputs=[c["outline"]], outputs=[c["file"]])
+    c["lib_files"].upload(partial(add_to_library, library, cfg), inputs=[c["lib_files"], lang_radio],
+                          outputs=[c["lib_status"]], concurrency_limit=1, concurrency_id="pdf")
+    c["suggest"].click(partial(suggestions_update, library), inputs=[c["outline"], lang_radio],
+                       outputs=[c["suggestions"], c["sugg_note"]])
+    c["bib"].click(lambda ids: export_refs(library, history, ids, "bib"), inputs=[c["suggestions"]], outputs=[c["ref_file"]])
+    c["ris"].click(lambda ids: export_refs(library, history, ids, "ris"), inputs=[c["suggestions"]], outputs=[c["ref_file"]])
+    c["check"].click(partial(check_draft, service, history), outputs=[c["report"], c["report_file"]],
+                     inputs=[c["draft"], c["draft_file"], c["guideline"], lang_radio], concurrency_limit=2)
+    return c

@@ -1,0 +1,217 @@
+"""The Q&A tab: streaming chat with a collapsible reasoning panel, stop, regenerate, history, export.
+
+Handlers are plain generator functions over (chat, state, ...) so tests can drive them without a browser.
+State per browser session: {"cid": conversation id, "messages": model-side turns, "cancel": Event}.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from functools import partial
+
+import gradio as gr
+
+from medassist.model import chat as chat_format
+from medassist.store.history import History
+from medassist.app.i18n import EXAMPLES, t, lang_code
+from medassist.store.safety import red_flags
+from medassist.app.service import ModelService
+
+MAX_QUESTION_CHARS = 8000
+STREAM_INTERVAL_S = 0.05  # how often the page is updated while tokens stream
+
+
+def new_state() -> dict:
+    return {"cid": None, "messages": [], "cancel": threading.Event()}
+
+
+def emergency_banner(question: str, lang: str) -> str:
+    flags = red_flags(question)
+    if not flags:
+        return ""
+    return t("emergency", lang, flags=", ".join(t(f"flag.{f}", lang) for f in flags))
+
+
+def respond(service: ModelService, history: History, question: str, chat: list, state: dict,
+            budget: int, temperature: float, max_len: int, lang_value: str, repetition_penalty: float | None = None):
+    """Yields (chat, question box, banner, stats, state) as the answer streams."""
+    lang = lang_code(lang_value)
+    question = (question or "").strip()
+    chat = list(chat or [])
+    if not question:
+        gr.Warning(t("empty", lang))
+        yield chat, "", gr.update(), "", state
+        return
+    if len(question) > MAX_QUESTION_CHARS:
+        gr.Warning(t("too_long", lang, n=len(question), limit=MAX_QUESTION_CHARS))
+        yield chat, question, gr.update(), "", state  # keep the text: nothing the user typed is lost
+        return
+    banner = emergency_banner(question, lang)
+    banner_update = gr.update(value=banner, visible=bool(banner))
+    chat.append({"role": "user", "content": question})
+    if not service.ready:
+        chat.append({"role": "assistant", "content": t("not_ready", lang)})
+        yield chat, question, banner_update, "", state
+        return
+
+    state["cancel"] = cancel = threading.Event()
+    messages = state["messages"] + [{"role": "user", "content": question}]
+    thought = {"role": "assistant", "content": "", "metadata": {"title": t("reasoning", lang), "status": "pending"}}
+    answer = {"role": "assistant", "content": ""}
+    chat.append(thought)
+    yield chat, "", banner_update, "", state
+    started, last_yield, last, shown = time.perf_counter(), 0.0, None, False
+    try:
+        # MedAssist's system prompt in the question's language (the fine-tuned model answers a Chinese
+        # question in English under the English prompt, README "Limits").
+        system = chat_format.system_prompt(chat_format.question_language(messages))
+        for c in service.stream(messages, system=system, thinking_budget=int(budget), temperature=float(temperature),
+                                max_new_tokens=int(max_len), cancel=cancel,
+                                repetition_penalty=float(repetition_penalty or service.cfg.repetition_penalty)):
+            last = c
+            if c.phase == "thinking":
+                thought["content"] += c.text
+            elif c.text:
+                if not shown:
+                    shown = True
+                    thought["metadata"] = {**thought["metadata"], "status": "done",
+                                           "duration": round(time.perf_counter() - started, 1)}
+                    chat.append(answer)
+                answer["content"] += c.text
+            if time.perf_counter() - last_yield > STREAM_INTERVAL_S:
+                last_yield = time.perf_counter()
+                yield chat, "", banner_update, "", state
+    except Exception as e:  # a clear message, never a stack trace
+        chat.append({"role": "assistant", "content": t("error", lang, msg=str(e) or type(e).__name__)})
+        yield chat, question, banner_update, "", state
+        return
+    thought["metadata"] = {**thought["metadata"], "status": "done",
+                           "duration": thought["metadata"].get("duration", round(time.perf_counter() - started, 1))}
+    if last and last.think_end in ("loop", "budget") and thought["content"]:
+        thought["content"] += "\n\n" + t(f"think.{last.think_end}", lang)  # say why the reasoning ends abruptly
+    if not thought["content"]:
+        chat = [m for m in chat if m is not thought]
+    if last and last.finish_reason == "cancelled":
+        answer["content"] = (answer["content"] + " " + t("stopped", lang)).strip()
+    if not shown:
+        chat.append(answer)
+    stats = t("stats", lang, ttft=last.ttft_s or 0.0, rate=last.tokens_per_s, n=last.generated_tokens) if last else ""
+    if state["cid"] is None:
+        state["cid"] = history.new_conversation(question)
+    history.add(state["cid"], "user", question)
+    history.add(state["cid"], "assistant", answer["content"], thinking=thought["content"],
+                meta={"ttft_s": last.ttft_s, "tokens_per_s": last.tokens_per_s, "tokens": last.generated_tokens,
+                      "finish": last.finish_reason, "model": service.describe()} if last else {})
+    state["messages"] = messages + [{"role": "assistant", "content": answer["content"]}]
+    history.audit.record("ask", text=question, model=service.describe(), conversation=state["cid"],
+                         flags=red_flags(question), seconds=round(time.perf_counter() - started, 2),
+                         **({"ttft_s": round(last.ttft_s or 0, 3), "tokens": last.generated_tokens,
+                             "tokens_per_s": round(last.tokens_per_s, 1), "finish": last.finish_reason} if last else {}))
+    yield chat, "", banner_update, stats, state
+
+
+def stop(state: dict) -> None:
+    state["cancel"].set()
+
+
+def regenerate(service, history, chat, state, budget, temperature, max_len, lang_value, repetition_penalty=None):
+    """Drop the last answer and ask its question again."""
+    chat = list(chat or [])
+    users = [i for i, m in enumerate(chat) if m["role"] == "user"]
+    if not users or not state["messages"]:
+        yield chat, "", gr.update(), "", state
+        return
+    question = chat[users[-1]]["content"]
+    chat = chat[: users[-1]]
+    state["messages"] = state["messages"][:-2]
+    yield from respond(service, history, question, chat, state, budget, temperature, max_len, lang_value,
+                       repetition_penalty)
+
+
+def conversation_choices(history: History, query: str = "") -> list[tuple[str, int]]:
+    return [(f"{time.strftime('%m-%d %H:%M', time.localtime(c['updated']))}  {c['title']}", c["id"])
+            for c in history.conversations(query)]
+
+
+def open_conversation(history: History, cid, lang_value: str = "English"):
+    state = new_state()
+    if cid is None:
+        return [], state
+    chat = []
+    for m in history.messages(int(cid)):
+        if m["thinking"]:
+            chat.append({"role": "assistant", "content": m["thinking"], "metadata": {"title": t("reasoning", lang_code(lang_value)), "status": "done"}})
+        chat.append({"role": m["role"], "content": m["content"]})
+        state["messages"].append({"role": m["role"], "content": m["content"]})
+    state["cid"] = int(cid)
+    return chat, state
+
+
+def export_conversation(history: History, cid, state: dict, lang_value: str):
+    cid = cid if cid is not None else state.get("cid")
+    if cid is None:
+        gr.Warning(t("nothing_to_export", lang_code(lang_value)))
+        return gr.update(visible=False)
+    try:
+        return gr.update(value=str(history.export(int(cid))), visible=True)
+    except Exception as e:  # a disk that is full or read-only: one clear sentence, never a stack trace
+        gr.Warning(t("download_failed", lang_code(lang_value), msg=str(e) or type(e).__name__))
+        return gr.update(visible=False)
+
+
+def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radio) -> dict:
+    """Lay out the Q&A tab and wire its events; returns components whose labels follow the language."""
+    c: dict = {}
+    state = gr.State(new_state)
+    c["banner"] = gr.Markdown(visible=False, elem_id="emergency-banner", elem_classes=["emergency"])
+    c["chat"] = gr.Chatbot(label=t("tab.qa", lang), height=480, elem_id="chat", buttons=["copy", "copy_all"])
+    with gr.Row():
+        c["question"] = gr.Textbox(label=t("question", lang), placeholder=t("placeholder", lang), lines=2, scale=8,
+                                   elem_id="question", max_length=MAX_QUESTION_CHARS)
+        with gr.Column(scale=1, min_width=120):
+            c["send"] = gr.Button(t("send", lang), variant="primary", elem_id="send")
+            c["stop"] = gr.Button(t("stop", lang), variant="stop", elem_id="stop")
+    with gr.Row():
+        c["new_chat"] = gr.Button(t("new_chat", lang), size="sm", elem_id="new-chat")
+        c["regenerate"] = gr.Button(t("regenerate", lang), size="sm", elem_id="regenerate")
+        c["stats"] = gr.Markdown(elem_id="stats")
+    with gr.Accordion(t("controls", lang), open=False) as c["controls"]:
+        c["budget"] = gr.Slider(0, 4096, value=cfg.thinking_budget, step=16, label=t("budget", lang))
+        c["temperature"] = gr.Slider(0.0, 1.5, value=cfg.temperature, step=0.05, label=t("temperature", lang))
+        c["max_len"] = gr.Slider(16, 4096, value=cfg.max_new_tokens, step=16, label=t("max_len", lang))
+        c["penalty"] = gr.Slider(1.0, 1.5, value=cfg.repetition_penalty, step=0.05, label=t("penalty", lang),
+                                 elem_id="repetition-penalty")
+    gr.Examples(EXAMPLES, inputs=[c["question"]], label=t("examples", lang))
+    with gr.Accordion(t("history", lang), open=False, elem_id="history") as c["history"]:
+        c["search"] = gr.Textbox(label=t("search", lang), elem_id="history-search")
+        c["conversations"] = gr.Dropdown(choices=conversation_choices(history), label=t("conversations", lang),
+                                         elem_id="conversations", interactive=True)
+        with gr.Row():
+            c["open"] = gr.Button(t("open", lang), size="sm", elem_id="history-open")
+            c["delete"] = gr.Button(t("delete", lang), size="sm", variant="stop", elem_id="history-delete")
+            c["export"] = gr.Button(t("export", lang), size="sm", elem_id="history-export")
+        c["file"] = gr.File(label=t("download", lang), visible=False, elem_id="export-file")
+
+    settings = [c["budget"], c["temperature"], c["max_len"], lang_radio, c["penalty"]]
+    outputs = [c["chat"], c["question"], c["banner"], c["stats"], state]
+    refresh = dict(fn=lambda q: gr.update(choices=conversation_choices(history, q or "")),
+                   inputs=[c["search"]], outputs=[c["conversations"]], queue=False)
+    # One model on a CPU: every model call shares one queue slot; Gradio shows each user's position.
+    ask = dict(fn=partial(respond, service, history), inputs=[c["question"], c["chat"], state, *settings],
+               outputs=outputs, concurrency_limit=1, concurrency_id="model")
+    c["send"].click(**ask).then(**refresh)
+    c["question"].submit(**ask).then(**refresh)
+    c["regenerate"].click(fn=partial(regenerate, service, history),
+                          inputs=[c["chat"], state, *settings], outputs=outputs,
+                          concurrency_limit=1, concurrency_id="model").then(**refresh)
+    c["stop"].click(fn=stop, inputs=[state], queue=False)
+    c["new_chat"].click(fn=lambda: ([], new_state(), "", gr.update(visible=False)),
+                        outputs=[c["chat"], state, c["stats"], c["banner"]], queue=False)
+    c["search"].change(**refresh)
+    c["open"].click(fn=lambda cid, lv: open_conversation(history, cid, lv), inputs=[c["conversations"], lang_radio],
+                    outputs=[c["chat"], state], queue=False)
+    c["delete"].click(fn=lambda cid: history.delete(int(cid)) if cid is not None else None,
+                      inputs=[c["conversations"]], queue=False).then(**refresh)
+    c["export"].click(fn=lambda cid, st, lv: export_conversation(history, cid, st, lv),
+                      inputs=[c["conversations"], state, lang_radio], outputs=[c["file"]], queue=False)
+    return c

@@ -1,0 +1,123 @@
+"""The page: header with model status, safety notice, language switch, and the four tabs.
+
+    from medassist.app.ui import build_ui; build_ui(service, history, cfg).launch()
+(python -m medassist.app does this, with the right host, port and settings.)
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline by design: before gradio is imported
+
+import gradio as gr  # noqa: E402
+
+from medassist.app.tabs import literature, outline, qa  # noqa: E402
+from medassist.app.config import AppConfig  # noqa: E402
+from medassist.model.paths import data_dir  # noqa: E402
+from medassist.store.history import History  # noqa: E402
+from medassist.app.i18n import t, lang_code  # noqa: E402
+from medassist.papers.library import Library  # noqa: E402
+from medassist.app.service import ModelService  # noqa: E402
+
+CSS = """
+.emergency { background: #fdecea; border: 2px solid #c62828; border-radius: 8px; padding: 8px 12px; }
+.notice { background: #fff8e1; border-left: 4px solid #f9a825; padding: 6px 12px; border-radius: 4px; }
+#status { min-height: 1.5em; }
+.paper-view button.cite { border: 1px solid #90caf9; background: #e3f2fd; border-radius: 4px; padding: 0 4px;
+  font-size: 0.85em; cursor: pointer; margin-left: 2px; }
+.paper-view .cite-source { background: #f5f5f5; border-left: 4px solid #1e88e5; padding: 8px 12px; margin-top: 8px;
+  max-height: 320px; overflow-y: auto; }
+.paper-view .cite-source .hit { background: #fff59d; }
+.paper-view .partial { color: #777; white-space: pre-wrap; }
+.paper-view .meta { color: #666; font-size: 0.9em; }
+"""
+
+
+def status_markdown(service: ModelService, lang: str) -> str:
+    s = service.status
+    if s.state == "ready":
+        return f"**{t('model', lang)}:** {service.describe()}"
+    if s.state == "error":
+        return "⚠️ " + t("model_error", lang, msg=s.message)
+    if s.state == "loading":
+        return "⏳ " + t("loading", lang)
+    return "⏳ " + t("preparing", lang, stage=s.stage, pct=round(s.fraction * 100), msg=s.message)
+
+
+def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Blocks:
+    lang = cfg.lang
+    # The reference library sits beside the history; its embeddings load on first use.
+    library = Library(history.path.parent / "library.sqlite", service.embedder)
+    with gr.Blocks(title="MedAssist", analytics_enabled=False) as demo:
+        with gr.Row(equal_height=True):
+            with gr.Column(scale=5):
+                title = gr.Markdown(f"## {t('title', lang)}\n{t('subtitle', lang)}")
+                status = gr.Markdown(status_markdown(service, lang), elem_id="status")
+            lang_radio = gr.Radio(["中文", "English"], value="中文" if lang == "zh" else "English",
+                                  label=t("language", lang), elem_id="language", scale=1)
+        notice = gr.Markdown(t("notice", lang), elem_id="notice", elem_classes=["notice"])
+        with gr.Tabs():
+            with gr.Tab(t("tab.qa", lang), id="qa") as tab_qa:
+                q = qa.build_tab(service, history, cfg, lang, lang_radio)
+            with gr.Tab(t("tab.lit", lang), id="lit") as tab_lit:
+                lit = literature.build_tab(service, history, cfg, lang, lang_radio, library)
+            with gr.Tab(t("tab.outline", lang), id="outline") as tab_outline:
+                out = outline.build_tab(service, history, library, cfg, lang, lang_radio)
+            with gr.Tab(t("tab.settings", lang), id="settings") as tab_settings:
+                about = gr.Markdown(about_markdown(lang))
+                delete_all = gr.Button(t("delete_all", lang), variant="stop", elem_id="delete-all")
+
+        timer = gr.Timer(1.0, active=not service.ready)
+        timer.tick(lambda lv: (status_markdown(service, lang_code(lv)), gr.Timer(active=not service.ready
+                                                                                    and service.status.state != "error")),
+                   inputs=[lang_radio], outputs=[status, timer], queue=False)
+
+        def on_delete_all(lv):
+            history.delete_all()
+            library.delete_all()
+            gr.Info(t("deleted_all", lang_code(lv)))
+            return gr.update(choices=[], value=None), []
+
+        delete_all.click(on_delete_all, inputs=[lang_radio], outputs=[q["conversations"], q["chat"]], queue=False)
+
+        # Language switch: every visible string follows it.
+        labelled = {q["chat"]: "tab.qa", q["question"]: "question", q["budget"]: "budget",
+                    q["temperature"]: "temperature", q["max_len"]: "max_len", q["penalty"]: "penalty",
+                    q["search"]: "search",
+                    q["conversations"]: "conversations", q["controls"]: "controls", q["history"]: "history",
+                    q["file"]: "download", lang_radio: "language", tab_qa: "tab.qa", tab_lit: "tab.lit",
+                    tab_outline: "tab.outline", tab_settings: "tab.settings", lit["file"]: "lit.upload",
+                    lit["out_lang"]: "lit.summary_lang", lit["question"]: "lit.ask",
+                    lit["md"]: "lit.download_md", lit["json"]: "lit.download_json", out["topic"]: "out.topic",
+                    out["type"]: "out.type", out["journal"]: "out.journal", out["outline"]: "out.outline",
+                    out["refs_acc"]: "out.refs", out["lib_files"]: "out.library_upload", out["suggestions"]: "out.suggestions",
+                    out["check_acc"]: "out.check", out["guideline"]: "out.guideline", out["draft"]: "out.draft",
+                    out["draft_file"]: "out.draft_file"}
+        buttons = {q["send"]: "send", q["stop"]: "stop", q["new_chat"]: "new_chat", q["regenerate"]: "regenerate",
+                   q["open"]: "open", q["delete"]: "delete", q["export"]: "export", delete_all: "delete_all",
+                   lit["run"]: "lit.summarise", lit["stop"]: "stop", lit["ask"]: "lit.ask_button",
+                   out["run"]: "out.generate", out["stop"]: "stop", out["md_btn"]: "out.export_md",
+                   out["docx_btn"]: "out.export_docx", out["suggest"]: "out.suggest", out["check"]: "out.check_button"}
+
+        def switch(lv):
+            lg = lang_code(lv)
+            ups = [gr.update(label=t(k, lg)) for k in labelled.values()]
+            ups += [gr.update(value=t(k, lg)) for k in buttons.values()]
+            ups += [f"## {t('title', lg)}\n{t('subtitle', lg)}", t("notice", lg),
+                    about_markdown(lg), status_markdown(service, lg), gr.update(placeholder=t("placeholder", lg)),
+                    gr.update(placeholder=t("lit.ask_placeholder", lg))]
+            return ups
+
+        lang_radio.change(switch, inputs=[lang_radio], queue=False,
+                          outputs=[*labelled, *buttons, title, notice, about, status,
+                                   q["question"], lit["question"]])
+    return demo
+
+
+def about_markdown(lang: str) -> str:
+    from medassist.model.paths import models_dir
+
+    return t("about", lang, data=data_dir(), models=models_dir())
+
+
+THEME = gr.themes.Default()  # bundled fonts only; nothing is fetched from the internet

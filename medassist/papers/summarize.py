@@ -1,0 +1,306 @@
+"""Structured summary of a paper with page citations: Background / Methods / Results / Conclusions / Limitations.
+
+    python -m medassist.papers.summarize paper.pdf --json out.json [--md out.md] [--lang zh] [--model-path FOLDER]
+
+For each field: retrieve the passages most relevant to it (embeddings + a prior for the matching
+IMRaD section and abstract part) under a context budget, ask the model for cited bullets (no
+reasoning: a summary needs the text, not a chain of thought, and the time goal is ~90 s for 10
+pages), then check them: every number must be in the paper (sentences with one that is not are
+dropped and listed), every citation must point at a page the model was shown, and in English a
+bullet no shown passage supports is dropped and listed, and a citation is moved to the page that
+supports the sentence best when the cited one plainly does not.
+Papers over `long_pages` pages go map-reduce: several passage batches per field, each summarised,
+then merged with near-duplicates removed. summarize() yields progress events, so the UI and the CLI
+show each stage and each field as soon as it is done.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+
+from medassist.papers.factcheck import NumberGuard, parse_bullets
+from medassist.papers.passages import PaperIndex, Passage, approx_tokens
+from medassist.model.defaults import DOCUMENT
+from medassist.papers import prompts as P
+
+QUERIES = {  # what a passage relevant to each field talks about (MiniLM is an English model)
+    "background": "background and rationale of the study, the problem, the gap in knowledge and the study objective",
+    "methods": "study design, setting, participants and sample size, inclusion criteria, intervention, outcome "
+               "measures, data collection and statistical analysis",
+    "results": "main results and findings with numbers, percentages, effect sizes, confidence intervals and p-values",
+    "conclusions": "conclusions of the study, what the findings mean and the implications for practice",
+    "limitations": "limitations of this study, weaknesses, possible bias, small sample, generalisability",
+}
+PRIORS = {
+    "background": {"background": 0.15, "abstract:background": 0.2},
+    "methods": {"methods": 0.15, "abstract:methods": 0.2},
+    "results": {"results": 0.15, "abstract:results": 0.2},
+    "conclusions": {"conclusions": 0.15, "abstract:conclusions": 0.2, "discussion": 0.05},
+    "limitations": {"discussion": 0.15, "conclusions": 0.05},
+}
+
+
+@dataclass
+class SummaryConfig:
+    lang: str = "en"  # en | zh: the language of the summary (the paper may be in either)
+    fields: tuple = tuple(P.SUMMARY_FIELDS)
+    top_k: int = 5  # passages per field (per batch)
+    context_tokens: int = 650  # passage budget per model call
+    max_new_tokens: int = 170
+    long_pages: int = 12  # longer papers: map-reduce over up to map_batches batches per field
+    map_batches: int = 3
+    max_bullets: int = 5
+    support_min: float = 0.35  # below this the cited page does not back the sentence: re-cite if another does
+    drop_below: float = 0.45  # English bullets no shown passage supports this well are removed (set 0 to keep)
+    duplicate: float = 0.9  # bullets more similar than this are one bullet
+
+
+@dataclass
+class Bullet:
+    text: str
+    pages: list[int]
+    support: float | None = None  # cosine of the sentence to the best passage on its cited pages (English only)
+    passage: int | None = None  # that passage's id
+    note: str = ""  # "page corrected" | "page added" when the citation was not the model's own
+
+
+@dataclass
+class Summary:
+    title: str
+    source: str
+    pages: int
+    lang: str
+    model: str
+    fields: dict[str, list[Bullet]] = field(default_factory=dict)
+    dropped: list[dict] = field(default_factory=list)  # removed sentences: {field, sentence, reason, missing}
+    stats: dict = field(default_factory=dict)
+
+    def to_json(self, index: PaperIndex | None = None) -> dict:
+        d = asdict(self)
+        if index:  # the passages the citations point at, so the JSON is checkable on its own
+            used = {b.passage for bs in self.fields.values() for b in bs if b.passage is not None}
+            d["passages"] = {p.id: {"page": p.page, "text": p.text} for p in index.passages if p.id in used}
+        return d
+
+
+def _field_name(f: str, lang: str) -> str:
+    en, zh, _ = P.SUMMARY_FIELDS[f]
+    return zh if lang == "zh" else en
+
+
+def _looping(text: str, max_bullets: int) -> bool:
+    """True once a finished line repeats an earlier one, or there are more lines than bullets wanted."""
+    lines = [re.sub(r"\W+", " ", ln).strip().lower() for ln in text.split("\n")[:-1] if ln.strip()]
+    return len(lines) != len(set(lines)) or len(lines) > max_bullets + 1
+
+
+def batches_for(index: PaperIndex, f: str, cfg: SummaryConfig) -> list[list[Passage]]:
+    """Passages for one field, in batches that each fit the context budget, each batch in page order."""
+    n = cfg.map_batches if index.paper.pages > cfg.long_pages else 1
+    ranked = index.search(QUERIES[f], k=cfg.top_k * n, prior=PRIORS.get(f))
+    out, cur, used = [], [], 0
+    for p, _ in ranked:
+        cost = approx_tokens(p.text)
+        if cur and (used + cost > cfg.context_tokens or len(cur) >= cfg.top_k):
+            out.append(cur)
+            cur, used = [], 0
+            if len(out) >= n:
+                break
+        cur.append(p)
+        used += cost
+    if cur and len(out) < n:
+        out.append(cur)
+    return out  # best first; fit_passages() trims from the end, prompts show them in page order
+
+
+def fit_passages(engine, build, passages: list[Passage], max_new_tokens: int) -> tuple[str, list[dict], list[Passage]]:
+    """build(passages) -> (system, messages); drops the least relevant passages until the prompt fits the context."""
+    passages = list(passages)
+    while True:
+        shown = sorted(passages, key=lambda p: p.id)
+        system, messages = build([(p.page, p.text) for p in shown])
+        if len(passages) == 1 or not hasattr(engine, "prompt_room") or \
+                engine.prompt_room(messages, system=system, think=False, max_new_tokens=max_new_tokens) >= 0:
+            return system, messages, shown
+        passages.pop()
+
+
+def check_bullets(index: PaperIndex, raw: list[tuple[str, list[int]]], shown: list[Passage], guard: NumberGuard,
+                  cfg: SummaryConfig) -> tuple[list[Bullet], list[dict]]:
+    """Number guard, citation range and support, duplicates; returns (bullets, dropped sentences).
+    shown: the passages the model was given, most relevant first."""
+    bullets, dropped = [], []
+    for text, pages in raw:
+        kept, gone = guard.filter(text)
+        dropped += [{**d, "reason": "numbers"} for d in gone]
+        if kept:
+            bullets.append(Bullet(kept, pages))
+    if not bullets:
+        return [], dropped
+    shown_pages = {p.page for p in shown}
+    sims = index.similarity([b.text for b in bullets]) if cfg.lang == "en" else None
+    for i, b in enumerate(bullets):
+        cited = [pg for pg in b.pages if pg in shown_pages]
+        if sims is None:  # cross-lingual similarity is unreliable with MiniLM: keep the model's citation if valid
+            if not cited:  # else the page of the passage most relevant to this field
+                b.pages, b.note = [shown[0].page], "page added"
+            else:
+                b.pages = cited
+            continue
+        row = sims[i]
+        best_shown = max(shown, key=lambda p: row[p.id])
+        if row[best_shown.id] < cfg.drop_below:  # nothing the model was shown says this: likely invented
+            dropped.append({"sentence": b.text, "missing": [], "reason": "unsupported",
+                            "support": round(float(row[best_shown.id]), 3)})
+            b.pages = []
+            continue
+        on_cited = [p for p in index.passages if p.page in cited]
+        best_cited = max(on_cited, key=lambda p: row[p.id]) if on_cited else None
+        if best_cited is None:
+            b.pages, b.note, best_cited = [best_shown.page], "page added", best_shown
+        elif row[best_cited.id] < cfg.support_min and row[best_shown.id] >= row[best_cited.id] + 0.1:
+            b.pages, b.note, best_cited = [best_shown.page], "page corrected", best_shown
+        else:
+            b.pages = cited
+        b.support, b.passage = round(float(row[best_cited.id]), 3), best_cited.id
+    bullets = [b for b in bullets if b.pages]
+    if sims is not None and len(bullets) > 1:  # merge near-duplicates (map-reduce batches repeat each other)
+        vec = index.embedder.encode([b.text for b in bullets])
+        keep = []
+        for i in range(len(bullets)):
+            if all(float(vec[i] @ vec[j]) < cfg.duplicate for j in keep):
+                keep.append(i)
+        bullets = [bullets[i] for i in keep]
+    return bullets[: cfg.max_bullets], dropped
+
+
+def summarize(index: PaperIndex, engine, cfg: SummaryConfig, *, source: str = "", model: str = "",
+              cancel=None) -> Iterator[dict]:
+    """Events: {"type": "stage", "stage", "fraction"} · {"type": "token", "field", "text"} ·
+    {"type": "field", "field", "bullets"} · {"type": "done", "summary"}. `engine` has Engine.stream's signature."""
+    t0 = time.perf_counter()
+    guard = NumberGuard(index.text)
+    summary = Summary(index.paper.title, source, index.paper.pages, cfg.lang, model)
+    plan = {f: batches_for(index, f, cfg) for f in cfg.fields}
+    total = sum(len(b) for b in plan.values()) or 1
+    done, tokens = 0, 0
+    for f, batches in plan.items():
+        raw, ranked = [], []
+        for batch in batches:
+            yield {"type": "stage", "stage": f, "fraction": done / total}
+            system, messages, fitted = fit_passages(engine, lambda ps: P.summary_messages(f, ps, cfg.lang), batch,
+                                                    cfg.max_new_tokens)
+            ranked += [p for p in batch if p in fitted]  # best first
+            text, last = "", None
+            stream = engine.stream(messages, system=system, cancel=cancel,
+                                   **DOCUMENT.kwargs(max_new_tokens=cfg.max_new_tokens))
+            for chunk in stream:
+                last = chunk
+                text += chunk.text
+                yield {"type": "token", "field": f, "text": chunk.text}
+                if "\n" in chunk.text and _looping(text, cfg.max_bullets):
+                    stream.close()  # greedy decoding repeats itself: stop paying for it
+                    break
+            tokens += last.generated_tokens if last else 0
+            if last is not None and last.finish_reason in ("length", "cancelled"):
+                text = text.rsplit("\n", 1)[0] if "\n" in text.strip() else text  # the cut-off last line
+            raw += parse_bullets(text)
+            done += 1
+            if cancel is not None and cancel.is_set():
+                break
+        bullets, dropped = check_bullets(index, raw, ranked, guard, cfg)
+        summary.fields[f] = bullets
+        summary.dropped += [{"field": f, **d} for d in dropped]
+        yield {"type": "field", "field": f, "bullets": bullets}
+        if cancel is not None and cancel.is_set():
+            summary.stats["cancelled"] = True
+            break
+    seconds = time.perf_counter() - t0
+    summary.stats.update(seconds=round(seconds, 1), seconds_per_page=round(seconds / max(index.paper.pages, 1), 2),
+                         model_calls=done, generated_tokens=tokens, passages=len(index.passages))
+    yield {"type": "stage", "stage": "done", "fraction": 1.0}
+    yield {"type": "done", "summary": summary}
+
+
+def cite(pages: list[int]) -> str:
+    return "[" + ", ".join(f"p. {p}" for p in pages) + "]"
+
+
+def removed_reason(d: dict, lang: str) -> str:
+    """Why a sentence was removed, in the summary's own language (the exported Markdown; the page uses i18n)."""
+    if d.get("reason") == "unsupported":
+        return "原文中没有支持这句话的段落" if lang == "zh" else "no passage of the paper supports it"
+    return ("原文中没有这些数字：" if lang == "zh" else "numbers not in the paper: ") + ", ".join(d["missing"])
+
+
+def to_markdown(s: Summary) -> str:
+    zh = s.lang == "zh"
+    lines = [f"# {s.title or s.source}", "",
+             f"_{s.source} · {s.pages} {'页' if zh else 'pages'} · {s.model}_", "",
+             "> " + ("AI 生成的摘要，可能有误：使用前请对照原文核实。" if zh else
+                     "AI-generated summary; it may contain errors. Check it against the paper before relying on it."), ""]
+    for f, bullets in s.fields.items():
+        lines += [f"## {_field_name(f, s.lang)}", ""]
+        lines += [f"- {b.text} {cite(b.pages)}" for b in bullets] or ["- " + ("（未找到）" if zh else "(nothing found)")]
+        lines.append("")
+    if s.dropped:
+        lines += ["## " + ("已删除（无法在原文中核实）" if zh else "Removed (not verifiable in the paper)"), ""]
+        lines += [f"- ~~{d['sentence']}~~ ({removed_reason(d, s.lang)})" for d in s.dropped] + [""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    from medassist.model.config import add_flags, resolve
+
+    ap = argparse.ArgumentParser(description="Summarise a paper's PDF with page citations.")
+    ap.add_argument("pdf")
+    ap.add_argument("--json", default=None, help="write the summary as JSON here")
+    ap.add_argument("--md", default=None, help="write the summary as Markdown here")
+    ap.add_argument("--model-path", default=None, help="model folder (default: the built default model)")
+    ap.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--config", default=None, help="YAML file with summary settings")
+    add_flags(ap, SummaryConfig)
+    args = ap.parse_args(argv)
+    try:
+        cfg = resolve(SummaryConfig, args.config, vars(args))
+    except (OSError, ValueError) as e:
+        sys.exit(f"error: {e}")
+    from medassist.papers.pdfread import PdfError, read_pdf
+    from medassist.model.embed import load_embedder
+    from medassist.model.engine import load_engine
+
+    try:
+        paper = read_pdf(args.pdf)
+        index = PaperIndex.build(paper, load_embedder())
+        engine = load_engine(args.model_path, backend=args.backend, threads=args.threads)
+    except (PdfError, FileNotFoundError, OSError) as e:
+        sys.exit(f"error: {e}")
+    model = f"{engine.info.name} · {engine.info.precision}"
+    for ev in summarize(index, engine, cfg, source=Path(args.pdf).name, model=model):
+        if ev["type"] == "stage" and ev["stage"] != "done":
+            print(f"\n[{ev['fraction']:.0%}] {_field_name(ev['stage'], cfg.lang)}: ", end="", file=sys.stderr, flush=True)
+        elif ev["type"] == "token":
+            print(ev["text"], end="", file=sys.stderr, flush=True)
+        elif ev["type"] == "done":
+            summary = ev["summary"]
+    print("\n", file=sys.stderr)
+    md = to_markdown(summary)
+    print(md)
+    print(f"{summary.stats['seconds']} s ({summary.stats['seconds_per_page']} s/page), "
+          f"{len(summary.dropped)} sentence(s) removed by the number and support checks", file=sys.stderr)
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary.to_json(index), ensure_ascii=False, indent=2), encoding="utf-8")
+    if args.md:
+        Path(args.md).write_text(md, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Local audit log: one JSON line per action (time, action, model, input hash, durations, counts).
+
+It never holds patient text: inputs are recorded as a salted SHA-256 (the salt lives beside the
+log, so hashes can't be matched across installations), which lets a user prove which question
+produced which answer without the log revealing either.
+
+    python -m medassist.store.audit            # print the log
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+
+
+class AuditLog:
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.path = self.folder / "audit.jsonl"
+        self._lock = threading.Lock()
+
+    def _salt(self) -> bytes:
+        p = self.folder / "audit.salt"
+        if not p.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(secrets.token_bytes(16))
+            os.chmod(p, 0o600)
+        return p.read_bytes()
+
+    def hash(self, text: str) -> str:
+        return hashlib.sha256(self._salt() + text.encode("utf-8")).hexdigest()[:16]
+
+    def record(self, action: str, *, text: str | None = None, **fields) -> None:
+        """fields must be numbers, names or flags, never free text from the user."""
+        entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "action": action}
+        if text is not None:
+            entry["input_sha256"] = self.hash(text)
+            entry["input_chars"] = len(text)
+        entry.update({k: v for k, v in fields.items() if isinstance(v, (int, float, bool, type(None))) or k in
+                      ("model", "finish", "flags", "format")})
+        with self._lock:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+    def entries(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def delete(self) -> None:
+        with self._lock:
+            self.path.unlink(missing_ok=True)
+            (self.folder / "audit.salt").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    from medassist.model.paths import data_dir
+
+    for e in AuditLog(data_dir()).entries():
+        print(json.dumps(e, ensure_ascii=False))

@@ -1,0 +1,141 @@
+"""Local chat history: SQLite in the user data folder. Everything is redacted before it is written.
+
+    python -m medassist.store.history list                 # conversations, newest first
+    python -m medassist.store.history export ID out.md     # one conversation as Markdown, reasoning included
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import sys
+import threading
+import time
+from pathlib import Path
+
+from medassist.store.exports import EXPORT_MARK, Downloads
+from medassist.store.safety import redact
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    role TEXT NOT NULL, content TEXT NOT NULL, thinking TEXT NOT NULL DEFAULT '', meta TEXT NOT NULL DEFAULT '{}',
+    created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id);
+"""
+
+
+class History:
+    """The user's data: conversations (SQLite) and the audit log, in one folder; downloads go to private temp files."""
+
+    def __init__(self, path: str | Path, downloads: Downloads | None = None):
+        from medassist.store.audit import AuditLog
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Exports are served from private temp files (app/exports.py), never from the data folder. Versions
+        # before 0.3 wrote them to <data>/exports: delete_all still removes that folder.
+        self.legacy_exports = self.path.parent / "exports"
+        self.downloads = downloads or Downloads()
+        self.audit = AuditLog(self.path.parent)
+        self._lock = threading.Lock()  # gradio calls from worker threads; one connection, serialised
+        self.db = sqlite3.connect(self.path, check_same_thread=False)
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.executescript(SCHEMA)
+
+    def new_conversation(self, first_question: str) -> int:
+        title = redact(" ".join(first_question.split()))[:80] or "(untitled)"
+        now = time.time()
+        with self._lock, self.db:
+            return self.db.execute("INSERT INTO conversations(title, created, updated) VALUES (?,?,?)",
+                                   (title, now, now)).lastrowid
+
+    def add(self, conversation_id: int, role: str, content: str, thinking: str = "", meta: dict | None = None) -> None:
+        now = time.time()
+        with self._lock, self.db:
+            self.db.execute("INSERT INTO messages(conversation_id, role, content, thinking, meta, created) "
+                            "VALUES (?,?,?,?,?,?)", (conversation_id, role, redact(content), redact(thinking),
+                                                     json.dumps(meta or {}), now))
+            self.db.execute("UPDATE conversations SET updated=? WHERE id=?", (now, conversation_id))
+
+    def conversations(self, query: str = "", limit: int = 200) -> list[dict]:
+        sql = "SELECT id, title, updated FROM conversations"
+        args: tuple = ()
+        if query.strip():
+            q = f"%{query.strip()}%"
+            sql += (" WHERE title LIKE ? OR id IN (SELECT conversation_id FROM messages "
+                    "WHERE content LIKE ? OR thinking LIKE ?)")
+            args = (q, q, q)
+        with self._lock:
+            rows = self.db.execute(sql + " ORDER BY updated DESC LIMIT ?", args + (limit,)).fetchall()
+        return [{"id": r[0], "title": r[1], "updated": r[2]} for r in rows]
+
+    def messages(self, conversation_id: int) -> list[dict]:
+        with self._lock:
+            rows = self.db.execute("SELECT role, content, thinking, meta, created FROM messages "
+                                   "WHERE conversation_id=? ORDER BY id", (conversation_id,)).fetchall()
+        return [{"role": r[0], "content": r[1], "thinking": r[2], "meta": json.loads(r[3]), "created": r[4]}
+                for r in rows]
+
+    def title(self, conversation_id: int) -> str:
+        with self._lock:
+            row = self.db.execute("SELECT title FROM conversations WHERE id=?", (conversation_id,)).fetchone()
+        return row[0] if row else ""
+
+    def delete(self, conversation_id: int) -> None:
+        with self._lock, self.db:
+            self.db.execute("DELETE FROM conversations WHERE id=?", (conversation_id,))
+        (self.legacy_exports / f"medassist-conversation-{conversation_id}.md").unlink(missing_ok=True)
+        self.audit.record("delete", conversation=conversation_id)
+
+    def export(self, conversation_id: int) -> Path:
+        """The conversation as a Markdown download (a private temp file)."""
+        out = self.downloads.write(f"medassist-conversation-{conversation_id}.md", self.to_markdown(conversation_id))
+        self.audit.record("export", conversation=conversation_id, format="markdown")
+        return out
+
+    def delete_all(self) -> None:
+        """Really delete: every conversation, every download, the audit log; the database file is compacted."""
+        with self._lock, self.db:
+            self.db.execute("DELETE FROM messages")
+            self.db.execute("DELETE FROM conversations")
+        with self._lock:
+            self.db.execute("VACUUM")  # so deleted text does not linger in free pages
+        self.downloads.clear()
+        shutil.rmtree(self.legacy_exports, ignore_errors=True)
+        self.audit.delete()
+
+    def to_markdown(self, conversation_id: int) -> str:
+        lines = [f"# {self.title(conversation_id)}", EXPORT_MARK]
+        for m in self.messages(conversation_id):
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(m["created"]))
+            if m["role"] == "user":
+                lines += [f"## Question ({when})", "", m["content"], ""]
+            else:
+                if m["thinking"]:
+                    lines += ["<details><summary>Reasoning</summary>", "", m["thinking"], "", "</details>", ""]
+                lines += ["## Answer", "", m["content"], ""]
+        return "\n".join(lines)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def main() -> None:
+    from medassist.model.paths import data_dir
+
+    h = History(data_dir() / "history.sqlite")
+    if len(sys.argv) >= 2 and sys.argv[1] == "list":
+        for c in h.conversations():
+            print(c["id"], time.strftime("%Y-%m-%d %H:%M", time.localtime(c["updated"])), c["title"])
+    elif len(sys.argv) == 4 and sys.argv[1] == "export":
+        Path(sys.argv[3]).write_text(h.to_markdown(int(sys.argv[2])), encoding="utf-8")
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
