@@ -6,6 +6,7 @@ human speed. Screenshots go to test-output/. Skips cleanly where Chromium or Pla
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -118,9 +119,17 @@ def ask(pg, text: str) -> None:
     pg.click("#send")
 
 
+# The README's pictures of each tab come from these tests: MEDASSIST_SCREENSHOTS=docs/screenshots ./test.sh
+README_SHOTS = {"qa-answer": "qa", "literature-summary": "literature", "outline": "outline", "settings": "settings"}
+
+
 def shot(pg, name: str) -> None:
     SHOTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    if os.environ.get("MEDASSIST_SCREENSHOTS") and name in README_SHOTS:
+        folder = Path(os.environ["MEDASSIST_SCREENSHOTS"])
+        folder.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(folder / f"{README_SHOTS[name]}.png"))
 
 
 def chat_text_length(pg) -> int:
@@ -189,6 +198,13 @@ def test_stop_mid_answer(page, server):
         shot(page, "qa-stopped")
     finally:
         server["engine"].delay = 0.02
+
+
+def test_settings_tab_says_where_data_lives(page):
+    page.get_by_role("tab", name="Settings").click()
+    page.wait_for_selector("#delete-all", timeout=5000)
+    assert page.get_by_text("Data folder").count() == 1 and page.get_by_text("Nothing leaves this computer").count() == 1
+    shot(page, "settings")
 
 
 def test_switch_language(page):
