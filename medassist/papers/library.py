@@ -199,6 +199,9 @@ def parse_ris(text: str) -> list[Entry]:
 
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return
     if not argv or argv[0] not in ("add", "list", "suggest", "export"):
         sys.exit(__doc__)
     from medassist.model.paths import data_dir
