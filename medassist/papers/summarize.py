@@ -120,14 +120,20 @@ def batches_for(index: PaperIndex, f: str, cfg: SummaryConfig) -> list[list[Pass
     return out  # best first; fit_passages() trims from the end, prompts show them in page order
 
 
+def fits(engine, system: str | None, messages: list[dict], max_new_tokens: int) -> bool:
+    """Whether a prompt (no reasoning) and max_new_tokens fit the engine's context. The one place the paper
+    features ask; an engine that cannot count tokens is trusted to fit."""
+    room = getattr(engine, "prompt_room", None)
+    return room is None or room(messages, system=system, think=False, max_new_tokens=max_new_tokens) >= 0
+
+
 def fit_passages(engine, build, passages: list[Passage], max_new_tokens: int) -> tuple[str, list[dict], list[Passage]]:
     """build(passages) -> (system, messages); drops the least relevant passages until the prompt fits the context."""
     passages = list(passages)
     while True:
         shown = sorted(passages, key=lambda p: p.id)
         system, messages = build([(p.page, p.text) for p in shown])
-        if len(passages) == 1 or not hasattr(engine, "prompt_room") or \
-                engine.prompt_room(messages, system=system, think=False, max_new_tokens=max_new_tokens) >= 0:
+        if len(passages) == 1 or fits(engine, system, messages, max_new_tokens):
             return system, messages, shown
         passages.pop()
 

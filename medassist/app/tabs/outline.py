@@ -25,6 +25,7 @@ from medassist.store.exports import EXPORT_MARK
 from medassist.papers.pdfread import PdfError, read_pdf_isolated
 from medassist.store.safety import redact
 from medassist.model.defaults import DOCUMENT
+from medassist.papers.summarize import fits
 from medassist.papers import prompts as P
 
 SECTIONS = P.OUTLINE_SECTIONS[:-1]  # References come from the library, never from the model
@@ -104,8 +105,7 @@ def generate(service, topic: str, study_type: str, journal: str, lang: str, canc
         shown = {k: [" ".join(x.split()[:cut]) if cut else x for x in v] for k, v in items.items()} if cut != 0 else {}
         system, messages = P.outline_messages(topic, STUDY_TYPES[study_type][0], g.name, shown, journal, lang,
                                               papers if cut is None else [])
-        if not hasattr(service, "prompt_room") or \
-                service.prompt_room(messages, system=system, think=False, max_new_tokens=max_new_tokens) >= 0:
+        if fits(service, system, messages, max_new_tokens):
             break
     text = ""
     for c in service.stream(messages, system=system, cancel=cancel,
