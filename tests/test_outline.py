@@ -183,3 +183,19 @@ def test_handlers_library_suggestions_and_exports(tmp_path):
     assert "| 8a |" in report and Path(file["value"]).exists()
     assert "[MRN]" in report and "12345678" not in Path(file["value"]).read_text() + report
     assert O.run_outline(service, history, "", "rct", "", "English", {}).__next__()[1].startswith("Type a research")
+
+
+def test_a_download_that_cannot_be_written_loses_nothing(tmp_path):
+    """A full or read-only disk: the export says so in one sentence; the outline and report stay."""
+    history = History(tmp_path / "h.sqlite")
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    history.downloads.write = history.downloads.path_for = full
+    assert O.export_outline(history, "## Methods\n- Design", "md", "English") == {"__type__": "update", "visible": False}
+    assert not O.export_outline(history, "## Methods\n- Design", "docx", "中文")["visible"]
+    service = ModelService(AppConfig(language="en"), engine=ScriptedEngine(""), embedder=HashEmbedder())
+    report, file = O.check_draft(service, history, DRAFT.read_text(), None, "CONSORT", "English")
+    assert "| 8a |" in report and not file["visible"]
+    assert [e["action"] for e in history.audit.entries()] == ["draft_check"]  # no export was recorded

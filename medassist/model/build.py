@@ -28,7 +28,7 @@ from medassist.model import bases
 from medassist.model.registry import (DEFAULT_PRECISION, HF_DIR, MANIFEST, MERGED_DIR, PRECISIONS, SOURCE_GGUF,
                                       model_dir, onnx_dir_name, tuned_name)
 from medassist.model.registry import model_name as _name
-from medassist.model.paths import (ASSETS, atomic_dir, check_resources, clean_stale_temps, dir_size, models_dir, now,
+from medassist.model.paths import (ASSETS, atomic_dir, check_resources, clean_stale_temps, dir_size, now,
                          sha256_file, write_json_atomic)
 
 Progress = Callable[[str, float, str], None]  # (stage, fraction 0..1, message)
@@ -208,8 +208,8 @@ def merged_from_other_adapter(cfg: BuildConfig) -> bool:
 def build(cfg: BuildConfig, progress: Progress | None = None) -> Path:
     if cfg.precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {cfg.precision!r}")
-    base_dir = models_dir() / model_name(dataclasses.replace(cfg, adapter=None, name=None))
-    out_dir = models_dir() / model_name(cfg)
+    base_dir = model_dir(model_name(dataclasses.replace(cfg, adapter=None, name=None)))
+    out_dir = model_dir(model_name(cfg))
     for d in {base_dir, out_dir}:
         clean_stale_temps(d)
     out_dir.mkdir(parents=True, exist_ok=True)

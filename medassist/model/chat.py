@@ -1,4 +1,4 @@
-"""The one prompt format, shared by training (finetune/) and inference (model/engine).
+"""The one prompt format, shared by training (medassist/finetune) and inference (medassist/model/engine).
 
 A conversation is rendered with the model's own chat template (Jinja, read from
 the model folder, rendered the way transformers renders it) and the assistant

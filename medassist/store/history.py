@@ -36,7 +36,7 @@ class History:
 
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Exports are served from private temp files (app/exports.py), never from the data folder. Versions
+        # Exports are served from private temp files (store/exports.py), never from the data folder. Versions
         # before 0.3 wrote them to <data>/exports: delete_all still removes that folder.
         self.legacy_exports = self.path.parent / "exports"
         self.downloads = downloads or Downloads()

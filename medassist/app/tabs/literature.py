@@ -211,7 +211,7 @@ def run_summary(service: ModelService, history: History, cfg, path, summary_lang
 
 
 def save_exports(history: History, summary, index: PaperIndex) -> tuple[Path, Path]:
-    """The summary as Markdown and JSON downloads (private temp files, app/exports.py), redacted."""
+    """The summary as Markdown and JSON downloads (private temp files, store/exports.py), redacted."""
     stem = "summary-" + (Path(summary.source).stem or "paper")
     md = history.downloads.write(stem + ".md", redact(to_markdown(summary)) + EXPORT_MARK)
     js = history.downloads.write(stem + ".json", redact(json.dumps(

@@ -19,6 +19,7 @@ import gradio as gr
 from medassist.papers import draftcheck
 from medassist.papers.guidelines import STUDY_TYPES, all_guidelines, for_study_type
 from medassist.store.history import History
+from medassist.app.downloads import offer
 from medassist.app.i18n import t, lang_code
 from medassist.papers.library import Library, parse_bibtex, parse_ris, to_bibtex, to_ris
 from medassist.store.exports import EXPORT_MARK
@@ -160,21 +161,18 @@ def run_outline(service, history: History, topic, study_type, journal, lang_valu
     yield text, t("out.done", lang), state
 
 
-def export_outline(history: History, text: str, kind: str):
+def export_outline(history: History, text: str, kind: str, lang_value: str = "English"):
     """The edited outline as a Markdown or DOCX download (a private temp file), redacted."""
     if not (text or "").strip():
         return gr.update(visible=False)
     text = redact(text) + EXPORT_MARK
-    try:
-        if kind == "docx":
-            path = to_docx(text, history.downloads.path_for("outline.docx"))
-        else:
-            path = history.downloads.write(f"outline.{kind}", text)
-    except Exception as e:  # one clear sentence, never a stack trace; the outline stays in its box
-        gr.Warning(t("download_failed", "en", msg=str(e) or type(e).__name__))
-        return gr.update(visible=False)
-    history.audit.record("export", format=f"outline-{kind}")
-    return gr.update(value=str(path), visible=True)
+    if kind == "docx":
+        update = offer(lambda: to_docx(text, history.downloads.path_for("outline.docx")), lang_code(lang_value))
+    else:
+        update = offer(lambda: history.downloads.write(f"outline.{kind}", text), lang_code(lang_value))
+    if update.get("visible"):
+        history.audit.record("export", format=f"outline-{kind}")
+    return update
 
 
 def add_to_library(library: Library, cfg, files, lang_value) -> str:
@@ -206,20 +204,16 @@ def suggestions_update(library: Library, text: str, lang_value: str):
     return gr.update(choices=choices, value=[c[1] for c in choices]), ""
 
 
-def export_refs(library: Library, history: History, ids, kind: str):
+def export_refs(library: Library, history: History, ids, kind: str, lang_value: str = "English"):
     entries = library.get(ids or [])
     if not entries:
         return gr.update(visible=False)
-    try:
-        path = history.downloads.write(f"references.{kind}", to_bibtex(entries) if kind == "bib" else to_ris(entries))
-    except Exception as e:
-        gr.Warning(t("download_failed", "en", msg=str(e) or type(e).__name__))
-        return gr.update(visible=False)
-    return gr.update(value=str(path), visible=True)
+    text = to_bibtex(entries) if kind == "bib" else to_ris(entries)
+    return offer(lambda: history.downloads.write(f"references.{kind}", text), lang_code(lang_value))
 
 
 def check_draft(service, history: History, text, file, guideline_name, lang_value):
-    """The report is in English, like the checklist items (lang_value is kept for the page's wiring)."""
+    """The report is in English, like the checklist items; lang_value is for the messages around it."""
     g = all_guidelines()[guideline_name]
     try:
         cfg = service.cfg  # the upload limits every PDF gets (max_pdf_mb, max_pdf_pages, pdf_timeout_s)
@@ -231,11 +225,8 @@ def check_draft(service, history: History, text, file, guideline_name, lang_valu
     report = redact(draftcheck.to_markdown(items, gaps, g)) + EXPORT_MARK  # it quotes the draft
     history.audit.record("draft_check", text=draft, guideline=g.name,
                          missing=sum(r.status == "missing" for r in items), gaps=len(gaps))
-    try:
-        path = history.downloads.write(f"draft-check-{g.name.lower()}.md", report)
-    except Exception as e:  # the report is still shown
-        return report + "\n\n⚠️ " + t("download_failed", "en", msg=str(e) or type(e).__name__), gr.update(visible=False)
-    return report, gr.update(value=str(path), visible=True)
+    return report, offer(lambda: history.downloads.write(f"draft-check-{g.name.lower()}.md", report),
+                         lang_code(lang_value))
 
 
 def build_tab(service, history: History, library: Library, cfg, lang: str, lang_radio) -> dict:
@@ -282,14 +273,18 @@ def build_tab(service, history: History, library: Library, cfg, lang: str, lang_
                    outputs=[c["outline"], c["status"], state], concurrency_limit=1, concurrency_id="model")
     c["stop"].click(lambda st: st["cancel"].set(), inputs=[state], queue=False)
     c["type"].change(lambda st: for_study_type(st).name, inputs=[c["type"]], outputs=[c["guideline"]], queue=False)
-    c["md_btn"].click(lambda text: export_outline(history, text, "md"), inputs=[c["outline"]], outputs=[c["file"]])
-    c["docx_btn"].click(lambda text: export_outline(history, text, "docx"), inputs=[c["outline"]], outputs=[c["file"]])
+    c["md_btn"].click(lambda text, lv: export_outline(history, text, "md", lv), inputs=[c["outline"], lang_radio],
+                      outputs=[c["file"]])
+    c["docx_btn"].click(lambda text, lv: export_outline(history, text, "docx", lv), inputs=[c["outline"], lang_radio],
+                        outputs=[c["file"]])
     c["lib_files"].upload(partial(add_to_library, library, cfg), inputs=[c["lib_files"], lang_radio],
                           outputs=[c["lib_status"]], concurrency_limit=1, concurrency_id="pdf")
     c["suggest"].click(partial(suggestions_update, library), inputs=[c["outline"], lang_radio],
                        outputs=[c["suggestions"], c["sugg_note"]])
-    c["bib"].click(lambda ids: export_refs(library, history, ids, "bib"), inputs=[c["suggestions"]], outputs=[c["ref_file"]])
-    c["ris"].click(lambda ids: export_refs(library, history, ids, "ris"), inputs=[c["suggestions"]], outputs=[c["ref_file"]])
+    c["bib"].click(lambda ids, lv: export_refs(library, history, ids, "bib", lv), inputs=[c["suggestions"], lang_radio],
+                   outputs=[c["ref_file"]])
+    c["ris"].click(lambda ids, lv: export_refs(library, history, ids, "ris", lv), inputs=[c["suggestions"], lang_radio],
+                   outputs=[c["ref_file"]])
     c["check"].click(partial(check_draft, service, history), outputs=[c["report"], c["report_file"]],
                      inputs=[c["draft"], c["draft_file"], c["guideline"], lang_radio], concurrency_limit=2)
     return c

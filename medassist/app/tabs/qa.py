@@ -13,6 +13,7 @@ import gradio as gr
 
 from medassist.model import chat as chat_format
 from medassist.store.history import History
+from medassist.app.downloads import offer
 from medassist.app.i18n import EXAMPLES, t, lang_code
 from medassist.store.safety import red_flags
 from medassist.app.service import ModelService
@@ -152,11 +153,7 @@ def export_conversation(history: History, cid, state: dict, lang_value: str):
     if cid is None:
         gr.Warning(t("nothing_to_export", lang_code(lang_value)))
         return gr.update(visible=False)
-    try:
-        return gr.update(value=str(history.export(int(cid))), visible=True)
-    except Exception as e:  # a disk that is full or read-only: one clear sentence, never a stack trace
-        gr.Warning(t("download_failed", lang_code(lang_value), msg=str(e) or type(e).__name__))
-        return gr.update(visible=False)
+    return offer(lambda: history.export(int(cid)), lang_code(lang_value))
 
 
 def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radio) -> dict:
