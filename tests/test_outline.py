@@ -6,6 +6,7 @@ import pytest
 
 from medassist.papers import draftcheck as D
 from medassist.app.tabs import outline as O
+from medassist.papers import outline as PO
 from medassist.app.config import AppConfig
 from medassist.papers.guidelines import SECTIONS, STUDY_TYPES, all_guidelines, for_study_type
 from medassist.store.history import History
@@ -36,9 +37,9 @@ def test_outline_with_tiny_model_has_every_section(tiny_onnx_fp32):
     from medassist.model.engine import load_engine
 
     service = ModelService(AppConfig(), engine=load_engine(tiny_onnx_fp32, threads=1))
-    steps = list(O.generate(service, "Does nurse-led follow-up reduce readmission?", "rct", "", "en", max_new_tokens=24))
-    final = O.parse_outline(steps[-1])
-    assert list(final) == O.SECTIONS and all(final[s] for s in O.SECTIONS)
+    steps = list(PO.generate(service, "Does nurse-led follow-up reduce readmission?", "rct", "", "en", max_new_tokens=24))
+    final = PO.parse_outline(steps[-1])
+    assert list(final) == PO.SECTIONS and all(final[s] for s in PO.SECTIONS)
     assert "[CONSORT 7a]" in steps[-1]  # what the model left out is filled from the guideline
     assert len(steps) > 2  # streamed
 
@@ -47,7 +48,7 @@ def test_model_outline_is_kept_and_gaps_filled():
     text = ("## Title\n- Nurse-led follow-up: an RCT\n**Introduction**\n- Readmissions are common\n"
             "Methods:\n1. Parallel groups\n2. Power calculation\n## Discussion\n- Compare with prior trials\n")
     service = ModelService(AppConfig(), engine=ScriptedEngine(text))
-    final = O.parse_outline(list(O.generate(service, "Follow-up", "cohort", "BMJ", "en"))[-1])
+    final = PO.parse_outline(list(PO.generate(service, "Follow-up", "cohort", "BMJ", "en"))[-1])
     assert final["Methods"] == ["Parallel groups", "Power calculation"]
     assert final["Introduction"] == ["Readmissions are common"]
     assert all(b.startswith("[STROBE") for b in final["Results"])  # the model wrote no results section
@@ -137,8 +138,8 @@ def test_read_draft_formats_and_errors(tmp_path):
 def test_docx_export_has_headings_and_bullets(tmp_path):
     import docx
 
-    md = O.to_markdown("My study", {"Introduction": ["Why it matters"], "Methods": ["Design", "Sample size"]})
-    doc = docx.Document(str(O.to_docx(md, tmp_path / "o.docx")))
+    md = PO.to_markdown("My study", {"Introduction": ["Why it matters"], "Methods": ["Design", "Sample size"]})
+    doc = docx.Document(str(PO.to_docx(md, tmp_path / "o.docx")))
     texts = [(p.style.name, p.text) for p in doc.paragraphs]
     assert ("Title", "My study") in texts and ("Heading 1", "Methods") in texts
     assert ("List Bullet", "Sample size") in texts

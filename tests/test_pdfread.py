@@ -2,7 +2,8 @@
 import pymupdf
 import pytest
 
-from medassist.papers.pdfread import PdfError, classify_heading, parse_reference, read_pdf
+from medassist.papers.pdfread import PdfError, parse_reference, read_pdf
+from medassist.papers.text import classify_heading
 from tests.pdfs import two_column_paper
 
 @pytest.fixture

@@ -85,8 +85,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "lit.ask_placeholder": {"en": "e.g. How many patients were randomised?", "zh": "例如：共随机分配了多少名患者？"},
     "lit.ask_button": {"en": "Ask", "zh": "提问"},
     "lit.nothing": {"en": "Nothing found in the paper for this part.", "zh": "论文中未找到这一部分的内容。"},
-    "lit.removed_unsupported": {"en": "no passage of the paper supports it", "zh": "原文中没有支持这句话的段落"},
-    "lit.removed_numbers": {"en": "numbers not in the paper: {nums}", "zh": "原文中没有这些数字：{nums}"},
     "lit.dropped": {"en": "{n} sentence(s) removed: not verifiable in the paper",
                     "zh": "已删除 {n} 句：无法在原文中核实"},
     "lit.stats": {"en": "{seconds} s ({seconds_per_page} s per page) · {model_calls} model calls · "

@@ -19,12 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from medassist.papers.guidelines import Guideline, all_guidelines
-from medassist.papers.pdfread import MAX_MB, MAX_PAGES, PdfError, classify_heading
+from medassist.papers.pdfread import MAX_MB, MAX_PAGES, PdfError
+from medassist.papers.text import KIND_TO_SECTION, classify_heading, sentences
 
 PRESENT, UNCLEAR = 0.55, 0.42  # on similarity + bonuses; set on tests/data/draft_rct.md (see the tests)
 KEYWORD_BONUS, SECTION_BONUS = 0.3, 0.1  # checklist items are meta-level text: keywords carry more signal
-KIND_TO_SECTION = {"background": "introduction", "methods": "methods", "results": "results",
-                   "discussion": "discussion", "conclusions": "discussion", "abstract": "abstract"}
 CLAIM = re.compile(r"\b(effective|reduc\w*|improv\w*|significant\w*|superior|safe|prevent\w*|better|benefit\w*|"
                    r"associated with|increas\w*|decreas\w*)\b", re.IGNORECASE)
 STATS = re.compile(r"\b(p\s*[<=>]\s*0?\.\d+|95\s*%\s*CI|confidence interval|odds ratio|hazard ratio|"
@@ -82,7 +81,7 @@ def sentences_by_section(text: str) -> list[tuple[str, str]]:
         if kind and len(line.split()) <= 6:
             section = KIND_TO_SECTION.get(kind, section)
             continue
-        for s in re.split(r"(?<=[.!?。！？])\s+", line):
+        for s in sentences(line):
             if len(s) >= 15:
                 out.append((section, s))
     if out and out[0][0] == "other":  # the first lines before any heading are the title

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 import sys
 
+from medassist.papers.text import sentences
+
 CITE = re.compile(r"[\[(（【]\s*(?:pp?\.?|pages?|第)\s*(\d{1,4}(?:\s*(?:[-–,，、]|and)\s*(?:pp?\.?\s*)?\d{1,4})*)\s*页?\s*[\])）】]",
                   re.IGNORECASE)
 BULLET = re.compile(r"^\s*(?:[-*•·‣–]|\d{1,2}[.)、]|[（(]\d{1,2}[)）])\s+")
@@ -62,8 +64,7 @@ def shorten(text: str, max_sentences: int = 2, min_chars: int = 300) -> str:
         min_chars = min_chars * 2 // 5  # a Chinese character carries about 2.5 Latin characters' worth
     if len(text) <= min_chars:
         return text
-    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z])|(?<=[。！？])", text)
-    return " ".join(parts[:max_sentences]).strip()
+    return " ".join(sentences(text)[:max_sentences]).strip()
 
 
 def normalise_number(s: str) -> str:
@@ -94,14 +95,12 @@ class NumberGuard:
     def filter(self, text: str) -> tuple[str, list[dict]]:
         """(text without the sentences whose numbers are not in the paper, [{sentence, missing}] dropped)."""
         kept, dropped = [], []
-        for s in re.split(r"(?<=[.!?;])\s+|(?<=[。！？；])", text):
-            if not s.strip():
-                continue
+        for s in sentences(text, clauses=True):  # a clause with a wrong number goes, not its whole sentence
             miss = self.missing(s)
             if miss:
-                dropped.append({"sentence": s.strip(), "missing": miss})
+                dropped.append({"sentence": s, "missing": miss})
             else:
-                kept.append(s.strip())
+                kept.append(s)
         return " ".join(kept).strip(), dropped
 
 

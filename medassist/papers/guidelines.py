@@ -15,9 +15,10 @@ from pathlib import Path
 import yaml
 
 from medassist.model.paths import ASSETS
+from medassist.papers import text
 
 FOLDER = ASSETS / "guidelines"
-SECTIONS = ["title", "abstract", "introduction", "methods", "results", "discussion", "other"]
+SECTIONS = text.SECTIONS + ["other"]  # where a checklist item belongs in a manuscript
 STUDY_TYPES = {  # id -> (English, Chinese)
     "rct": ("Randomised controlled trial", "随机对照试验"),
     "cohort": ("Cohort study", "队列研究"),

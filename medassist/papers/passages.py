@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from medassist.papers.pdfread import Paper
+from medassist.papers.text import sentences
 
 TARGET_CHARS = 700  # ~170 tokens: small enough to pick precisely, large enough to carry a whole finding
 MAX_CHARS = 1000
@@ -39,16 +40,12 @@ def approx_tokens(text: str) -> int:
     return (len(text) - cjk) // 4 + int(cjk / 1.4) + 1
 
 
-def _sentences(text: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.!?。！？])\s+(?=[A-Z0-9(\[\u4e00-\u9fff])", text) if s.strip()]
-
-
 def _chunks(text: str) -> list[str]:
     """Split a long paragraph at sentence ends into pieces of at most MAX_CHARS."""
     if len(text) <= MAX_CHARS:
         return [text]
     out, cur = [], ""
-    for s in _sentences(text):
+    for s in sentences(text):
         for piece in (s[i:i + MAX_CHARS] for i in range(0, len(s), MAX_CHARS)):  # a huge "sentence" (a table) is cut
             if cur and len(cur) + len(piece) + 1 > TARGET_CHARS:
                 out.append(cur)

@@ -17,21 +17,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from medassist.papers.text import HEADING_WORDS, classify_heading
+
 MAX_PAGES = 100
 MAX_MB = 50
-
-KINDS = {  # heading words -> IMRaD field
-    "background": ["introduction", "background", "objective", "objectives", "aim", "aims", "purpose", "context",
-                   "背景", "引言", "前言", "目的", "介绍"],
-    "methods": ["method", "methods", "methodology", "materials and methods", "patients and methods", "study design",
-                "design", "setting", "participants", "interventions", "measures", "statistical analysis",
-                "方法", "资料与方法", "对象与方法", "材料与方法"],
-    "results": ["result", "results", "findings", "结果"],
-    "discussion": ["discussion", "limitations", "strengths and limitations", "讨论", "局限性"],
-    "conclusions": ["conclusion", "conclusions", "interpretation", "implications", "结论", "总结"],
-    "abstract": ["abstract", "summary", "摘要"],
-    "references": ["references", "bibliography", "literature cited", "参考文献"],
-}
 
 
 class PdfError(ValueError):
@@ -47,7 +36,7 @@ class Paragraph:
 @dataclass
 class Section:
     heading: str
-    kind: str  # one of KINDS, or "other" / "front" (before the first heading)
+    kind: str  # one of text.KINDS, or "other" / "front" (before the first heading)
     paragraphs: list[Paragraph] = field(default_factory=list)
 
     @property
@@ -76,14 +65,6 @@ class Paper:
 
     def section(self, kind: str) -> list[Section]:
         return [s for s in self.sections if s.kind == kind]
-
-
-def classify_heading(text: str) -> str | None:
-    t = re.sub(r"^[\dIVX.\s]+", "", text.strip().lower()).strip(" :：.")
-    for kind, words in KINDS.items():
-        if t in words or any(t.startswith(w) and len(t) <= len(w) + 12 for w in words if len(w) > 3):
-            return kind
-    return None
 
 
 def _open(source, max_pages: int, max_mb: float):
@@ -273,7 +254,7 @@ def read_pdf(source, *, max_pages: int = MAX_PAGES, max_mb: float = MAX_MB) -> P
         kind = classify_heading(ln["text"]) if short else None
         # IMRaD words need only a small step up in size (or bold, or a line to themselves);
         # other headings must stand out more.
-        alone = kind is not None and ln["text"].strip(" :：.").lower() in {w for ws in KINDS.values() for w in ws}
+        alone = kind is not None and ln["text"].strip(" :：.").lower() in HEADING_WORDS
         is_heading = short and ((kind and (ratio > 1.03 or ln["bold"] or alone)) or ratio > 1.12
                                 or (ln["bold"] and len(ln["text"]) < 50))
         if is_heading:

@@ -235,29 +235,38 @@ def summarize(index: PaperIndex, engine, cfg: SummaryConfig, *, source: str = ""
     yield {"type": "done", "summary": summary}
 
 
+def answer_question(index: PaperIndex, engine, question: str, lang: str = "en", *, cancel=None,
+                    max_new_tokens: int = 300) -> Iterator[str]:
+    """Ask this paper: an answer from its five most relevant passages, each claim citing its page; yields text
+    as it streams. The caller checks the numbers (NumberGuard) once the answer is complete."""
+    hits = [p for p, _ in index.search(question, k=5, budget_tokens=700)]
+    system, messages, _ = fit_passages(engine, lambda ps: P.paper_question_messages(question, ps, lang), hits,
+                                       max_new_tokens)
+    for c in engine.stream(messages, system=system, cancel=cancel, **DOCUMENT.kwargs(max_new_tokens=max_new_tokens)):
+        yield c.text
+
+
 def cite(pages: list[int]) -> str:
     return "[" + ", ".join(f"p. {p}" for p in pages) + "]"
 
 
 def removed_reason(d: dict, lang: str) -> str:
-    """Why a sentence was removed, in the summary's own language (the exported Markdown; the page uses i18n)."""
+    """Why the checks removed a sentence, in the summary's language (its page and its Markdown)."""
     if d.get("reason") == "unsupported":
-        return "原文中没有支持这句话的段落" if lang == "zh" else "no passage of the paper supports it"
-    return ("原文中没有这些数字：" if lang == "zh" else "numbers not in the paper: ") + ", ".join(d["missing"])
+        return P.summary_word("unsupported", lang)
+    return P.summary_word("numbers", lang) + ", ".join(d["missing"])
 
 
 def to_markdown(s: Summary) -> str:
-    zh = s.lang == "zh"
-    lines = [f"# {s.title or s.source}", "",
-             f"_{s.source} · {s.pages} {'页' if zh else 'pages'} · {s.model}_", "",
-             "> " + ("AI 生成的摘要，可能有误：使用前请对照原文核实。" if zh else
-                     "AI-generated summary; it may contain errors. Check it against the paper before relying on it."), ""]
+    w = lambda key: P.summary_word(key, s.lang)  # noqa: E731
+    lines = [f"# {s.title or s.source}", "", f"_{s.source} · {s.pages} {w('pages')} · {s.model}_", "",
+             "> " + w("warning"), ""]
     for f, bullets in s.fields.items():
         lines += [f"## {_field_name(f, s.lang)}", ""]
-        lines += [f"- {b.text} {cite(b.pages)}" for b in bullets] or ["- " + ("（未找到）" if zh else "(nothing found)")]
+        lines += [f"- {b.text} {cite(b.pages)}" for b in bullets] or ["- " + w("nothing")]
         lines.append("")
     if s.dropped:
-        lines += ["## " + ("已删除（无法在原文中核实）" if zh else "Removed (not verifiable in the paper)"), ""]
+        lines += ["## " + w("removed"), ""]
         lines += [f"- ~~{d['sentence']}~~ ({removed_reason(d, s.lang)})" for d in s.dropped] + [""]
     return "\n".join(lines)
 

@@ -25,8 +25,7 @@ from medassist.papers.passages import PaperIndex
 from medassist.papers.pdfread import PdfError, read_pdf_isolated
 from medassist.store.safety import redact
 from medassist.app.service import ModelService
-from medassist.papers.summarize import SummaryConfig, fit_passages, summarize, to_markdown
-from medassist.model.defaults import DOCUMENT
+from medassist.papers.summarize import SummaryConfig, answer_question, removed_reason, summarize, to_markdown
 from medassist.papers import prompts as P
 
 UPDATE_S = 0.1
@@ -65,13 +64,6 @@ def _page_templates(index: PaperIndex, pages: set[int]) -> str:
     return "".join(out)
 
 
-def removed_label(d: dict, lang: str) -> str:
-    """Why the checks removed a sentence, in the page's language."""
-    if d.get("reason") == "unsupported":
-        return t("lit.removed_unsupported", lang)
-    return t("lit.removed_numbers", lang, nums=", ".join(d["missing"]))
-
-
 def render_summary(index: PaperIndex, fields: dict, lang: str, partial_field: str = "", partial_text: str = "",
                    dropped: list | None = None, stats: dict | None = None) -> str:
     """The summary as HTML: cited bullets, the field being written (greyed), removed sentences, page sources."""
@@ -88,7 +80,7 @@ def render_summary(index: PaperIndex, fields: dict, lang: str, partial_field: st
         parts.append(f'<h4>{P.SUMMARY_FIELDS[partial_field][1 if zh else 0]} …</h4>'
                      f'<p class="partial">{html.escape(partial_text)}</p>')
     if dropped:
-        items = "".join(f"<li><s>{html.escape(d['sentence'])}</s> ({html.escape(removed_label(d, lang))})</li>"
+        items = "".join(f"<li><s>{html.escape(d['sentence'])}</s> ({html.escape(removed_reason(d, lang))})</li>"
                         for d in dropped)
         parts.append(f'<details class="dropped"><summary>{t("lit.dropped", lang, n=len(dropped))}</summary>'
                      f"<ul>{items}</ul></details>")
@@ -235,14 +227,10 @@ def ask_paper(service: ModelService, history: History, question: str, summary_la
         yield f"<p>{t('not_ready', lang)}</p>", question
         return
     state["cancel"] = cancel = threading.Event()
-    hits = [p for p, _ in index.search(question, k=5, budget_tokens=700)]
-    system, messages, _ = fit_passages(service, lambda ps: P.paper_question_messages(question, ps, out_lang), hits,
-                                       ASK_TOKENS)
     text, last, started = "", 0.0, time.perf_counter()
     try:
-        for c in service.stream(messages, system=system, **DOCUMENT.kwargs(max_new_tokens=ASK_TOKENS),
-                                cancel=cancel):
-            text += c.text
+        for piece in answer_question(index, service, question, out_lang, cancel=cancel, max_new_tokens=ASK_TOKENS):
+            text += piece
             if time.perf_counter() - last > UPDATE_S:
                 last = time.perf_counter()
                 yield render_answer(index, text), ""
