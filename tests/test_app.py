@@ -88,3 +88,14 @@ def test_repetition_penalty_setting_reaches_the_engine(tmp_path):
     assert engine.last_penalty == 1.1
     run(respond(service, History(tmp_path / "h.sqlite"), "Chest pain?", [], new_state(), 256, 0.6, 64, "English", 1.3))
     assert engine.last_penalty == 1.3  # the slider in Generation settings wins over the settings file
+
+
+def test_history_list_preselects_nothing(tmp_path):
+    """Export and Delete act on the chosen conversation, else the one on screen: never on one Gradio picked."""
+    from medassist.app.ui import build_ui
+
+    history = History(tmp_path / "h.sqlite")
+    history.new_conversation("An older conversation")
+    demo = build_ui(ModelService(AppConfig(language="en"), engine=ScriptedEngine("ok")), history, AppConfig(language="en"))
+    (dropdown,) = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "conversations"]
+    assert dropdown.value is None and len(dropdown.choices) == 1

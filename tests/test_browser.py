@@ -361,3 +361,36 @@ def test_oversized_upload_refused_by_the_server(page, server, tmp_path):
     (SHOTS / "oversized-refusal.txt").write_text(refusal.inner_text())
     assert re.search(r"\b1(\.0)?\s*mb\b", refusal.inner_text(), re.I) and "big.pdf" in refusal.inner_text()
     assert page.locator("#lit-status:has-text('pages read')").count() == 0
+
+
+def test_header_learns_the_model_is_ready_even_mid_build(browser, monkeypatch, tmp_path):
+    """The model finished loading while the page was being built (after the header's status was written):
+    the header must still say so, not 'Preparing' forever."""
+    from medassist.app.__main__ import launch
+    from medassist.app.config import AppConfig
+    from medassist.app.service import ModelService
+    from medassist.app.tabs import literature
+    from medassist.app.ui import build_ui
+    from medassist.store.history import History
+    from tests.fake import ScriptedEngine
+
+    cfg = AppConfig(language="en")
+    service = ModelService(cfg)  # not ready: the header starts as "Preparing"
+    real_build_tab = literature.build_tab
+
+    def ready_meanwhile(*a, **k):
+        service.engine = ScriptedEngine("ok")
+        service._set("ready", "", 1.0, "")
+        return real_build_tab(*a, **k)
+
+    monkeypatch.setattr(literature, "build_tab", ready_meanwhile)
+    demo = build_ui(service, History(tmp_path / "h.sqlite"), cfg)
+    port = free_port()
+    launch(demo, cfg, server_port=port, prevent_thread_lock=True)
+    try:
+        pg = browser.new_page()
+        pg.goto(f"http://127.0.0.1:{port}")
+        pg.wait_for_selector("#status:has-text('Model: scripted')", timeout=10000)
+        pg.close()
+    finally:
+        demo.close()

@@ -93,7 +93,7 @@ def test_every_download_works_on_a_default_install(started, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_context(viewport={"width": 1280, "height": 1000}, accept_downloads=True).new_page()
         page.goto(started["url"])
-        page.wait_for_selector("#status:has-text('Model')", timeout=120000)  # the tiny model is loaded
+        page.wait_for_selector("#status:has-text('Model:')", timeout=120000)  # the header names the loaded model
 
         # Q&A: ask, then History → Export.
         page.fill("#question textarea", "Chest pain for two hours, phone 13812345678. What next?")

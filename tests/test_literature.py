@@ -15,7 +15,7 @@ from tests.pdfs import two_column_paper
 
 def reply(prompt: str) -> str:
     if "Question:" in prompt:
-        return "Readmissions fell from 41 to 18 [p. 2], and 99 patients died [p. 2]."
+        return "<paper> Readmissions fell from 41 to 18 [p. 2], and 99 patients died [p. 2]."  # it echoes the block
     return "- Readmissions fell from 41 to 18 of 120 patients (MRN: 12345678) [p. 2].\n- It saved 77 lives [p. 2].\n"
 
 
@@ -125,6 +125,7 @@ def test_ask_this_paper(env, tmp_path):
     html, box = list(L.ask_paper(service, history, "How many readmissions?", "English", "English", state))[-1]
     assert box == "" and re.search(r'<button class="cite" data-page="2"', html)
     assert "not in the paper" in html and "99" in html  # a number the paper does not contain is flagged
+    assert "paper&gt;" not in html and "<paper>" not in history.messages(state["cid"])[-1]["content"]
     prompt = service.engine.prompts[-1]
     assert "Question: How many readmissions?" in prompt and "[p. 2]" in prompt
 

@@ -67,7 +67,9 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
                 about = gr.Markdown(about_markdown(lang))
                 delete_all = gr.Button(t("delete_all", lang), variant="stop", elem_id="delete-all")
 
-        timer = gr.Timer(1.0, active=not service.ready)
+        # Always starts ticking: the model may become ready while the page is being built (after the status
+        # above was written), and each page must then learn it; the first tick after ready stops the timer.
+        timer = gr.Timer(1.0, active=True)
         timer.tick(lambda lv: (status_markdown(service, lang_code(lv)), gr.Timer(active=not service.ready
                                                                                     and service.status.state != "error")),
                    inputs=[lang_radio], outputs=[status, timer], queue=False)

@@ -230,13 +230,15 @@ def ask_paper(service: ModelService, history: History, question: str, summary_la
     text, last, started = "", 0.0, time.perf_counter()
     try:
         for piece in answer_question(index, service, question, out_lang, cancel=cancel, max_new_tokens=ASK_TOKENS):
-            text += piece
+            # the small model sometimes echoes the <paper> block's delimiters: they are not part of an answer
+            text = P.sanitize_document(text + piece)
             if time.perf_counter() - last > UPDATE_S:
                 last = time.perf_counter()
                 yield render_answer(index, text), ""
     except Exception as e:
         yield f"<p>⚠️ {html.escape(t('error', lang, msg=str(e) or type(e).__name__))}</p>", question
         return
+    text = text.strip()
     missing = NumberGuard(index.text).missing(text)
     warn = f"<p class='meta'>⚠️ {html.escape(t('lit.unverified', lang, nums=', '.join(missing)))}</p>" if missing else ""
     if state.get("cid") is None:

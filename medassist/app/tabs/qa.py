@@ -181,8 +181,10 @@ def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radi
     gr.Examples(EXAMPLES, inputs=[c["question"]], label=t("examples", lang))
     with gr.Accordion(t("history", lang), open=False, elem_id="history") as c["history"]:
         c["search"] = gr.Textbox(label=t("search", lang), elem_id="history-search")
-        c["conversations"] = gr.Dropdown(choices=conversation_choices(history), label=t("conversations", lang),
-                                         elem_id="conversations", interactive=True)
+        # value=None: Gradio would otherwise pre-select the newest conversation, and Export or Delete without a
+        # choice would act on it rather than on the conversation on screen.
+        c["conversations"] = gr.Dropdown(choices=conversation_choices(history), value=None,
+                                         label=t("conversations", lang), elem_id="conversations", interactive=True)
         with gr.Row():
             c["open"] = gr.Button(t("open", lang), size="sm", elem_id="history-open")
             c["delete"] = gr.Button(t("delete", lang), size="sm", variant="stop", elem_id="history-delete")
@@ -205,6 +207,7 @@ def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radi
     c["new_chat"].click(fn=lambda: ([], new_state(), "", gr.update(visible=False)),
                         outputs=[c["chat"], state, c["stats"], c["banner"]], queue=False)
     c["search"].change(**refresh)
+    c["history"].expand(**refresh)  # the list built at start-up is stale for a page opened later
     c["open"].click(fn=lambda cid, lv: open_conversation(history, cid, lv), inputs=[c["conversations"], lang_radio],
                     outputs=[c["chat"], state], queue=False)
     c["delete"].click(fn=lambda cid: history.delete(int(cid)) if cid is not None else None,
