@@ -1,1 +1,1 @@
-"""MedAssist app: the Gradio UI over model.engine."""
+"""The Gradio app: the page, the model service, settings, strings, one module per tab. The top layer."""

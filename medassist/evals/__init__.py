@@ -1,0 +1,1 @@
+"""Exams for any engine (multiple-choice, log-likelihood or generate). Imports only medassist.model."""

@@ -1,1 +1,1 @@
-"""finetune/: regenerate MedAssist's model from data (format -> LoRA SFT -> merge -> ONNX -> evaluate)."""
+"""Fine-tuning: data, LoRA training, the whole pipeline. Imports medassist.model and medassist.evals."""

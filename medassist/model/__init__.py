@@ -1,1 +1,1 @@
-"""MedAssist model layer: bundled bases, the build pipeline, and the streaming engine."""
+"""The model layer: engine, chat format, generation defaults, registry and build. Imports no other layer."""
