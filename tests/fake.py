@@ -7,7 +7,7 @@ import zlib
 
 import numpy as np
 
-from medassist.model.engine.base import Engine, EngineInfo
+from medassist.model.engine.base import EngineInfo, LocalEngine
 
 EOS = 0
 
@@ -33,7 +33,7 @@ class ScriptedSession:
         self.dropped += 1
 
 
-class ScriptedEngine(Engine):
+class ScriptedEngine(LocalEngine):
     """Replies with `script` (a string, or a function of the prompt text); records prompts and forced tokens."""
 
     def __init__(self, script: str, delay: float = 0.0, after_force: str | None = None):

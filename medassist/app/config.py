@@ -27,7 +27,10 @@ class AppConfig:
     password: str | None = None  # username "medassist"
     open_browser: bool = True
     language: str | None = None  # zh | en; default from the system locale
-    model: str | None = None  # a built model name; default: fine-tuned if built, else the base
+    model: str | None = None  # a built model name (default: fine-tuned if built, else the base); with --endpoint, the server's model
+    endpoint: str | None = None  # an OpenAI-compatible server (http://host:port/v1); its key: MEDASSIST_ENDPOINT_KEY
+    endpoint_key_file: str | None = None  # or a file holding that key (never the key itself on the command line)
+    context_length: int | None = None  # the endpoint model's context, when the server does not say
     model_path: str | None = None  # a specific ONNX folder (skips the build)
     precision: str | None = None
     backend: str = "onnx"
@@ -37,6 +40,8 @@ class AppConfig:
     max_new_tokens: int = QA.max_new_tokens
     temperature: float = QA.temperature
     repetition_penalty: float = QA.repetition_penalty  # >1 makes tokens already in the conversation less likely; 1 = off
+    api_only: bool = False  # serve only the OpenAI-compatible API (/v1), no page: a department server
+    api_key_file: str | None = None  # the key API clients must send when --host is set (or MEDASSIST_API_KEY)
     max_pdf_mb: float = 50  # larger uploads are refused by the server before they are read whole
     max_pdf_pages: int = 100
     pdf_timeout_s: float = 60  # a PDF that takes longer to read is reported as damaged

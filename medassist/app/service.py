@@ -29,6 +29,7 @@ class Status:
 class ModelService:
     def __init__(self, cfg: AppConfig, engine=None, embedder=None):
         self.cfg, self.engine, self._embedder = cfg, engine, embedder
+        self._local = engine if engine is not None and engine.info.backend != "remote" else None
         self.status = Status("ready") if engine else Status()
         self._thread: threading.Thread | None = None
 
@@ -48,29 +49,86 @@ class ModelService:
         return self.ready
 
     def _prepare(self) -> None:
+        try:
+            ep = self._configured_endpoint()
+            if ep is not None:
+                self._connect(ep)
+            else:
+                self._prepare_local()
+        except Exception as e:  # shown on the page; the app keeps running
+            self._set("error", "", 0.0, str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__)
+
+    def _configured_endpoint(self):
+        """The endpoint to use: --endpoint on the command line, else the one chosen in Settings, else None."""
+        from medassist.model.endpoints import LOCAL, Endpoint, Endpoints, key_from
+
+        if self.cfg.endpoint:
+            return Endpoint(url=self.cfg.endpoint, model=self.cfg.model or "", api_key=key_from(self.cfg.endpoint_key_file),
+                            context_length=self.cfg.context_length)
+        if self.cfg.model or self.cfg.model_path:
+            return None  # a local model named on the command line wins over the saved choice
+        eps = Endpoints()
+        return None if eps.active == LOCAL else eps.get(eps.active)
+
+    def _connect(self, ep) -> None:
+        """Answer through a model server: asks it for its models (a quick check it is there) and its context."""
+        from medassist.model.endpoints import list_models
+        from medassist.model.engine.remote import RemoteEngine
+
+        self._set("loading", "connect", 0.0, f"connecting to {ep.host}")
+        models = list_models(ep)
+        found = next((m for m in models if m["id"] == ep.model), None)
+        if found is None:
+            names = ", ".join(m["id"] for m in models[:8]) or "none"
+            raise ValueError(f"The server at {ep.host} has no model {ep.model!r} (it has: {names})")
+        self.engine = RemoteEngine(ep, context_length=found["context_length"])
+        self._set("ready", "", 1.0, "")
+
+    def use(self, name: str) -> None:
+        """Switch which model answers, without a restart: a saved endpoint's name, or LOCAL for this computer's
+        model (kept loaded once loaded, else prepared in the background). The choice is remembered."""
+        from medassist.model.endpoints import LOCAL, Endpoints
+
+        eps = Endpoints()
+        ep = None if name == LOCAL else eps.get(name)
+        eps.use(name)
+        if self.cfg.endpoint:  # the Settings choice now overrides --endpoint (and its --model) for this run
+            self.cfg.endpoint = self.cfg.model = None
+        self.engine, self._thread = None, None
+        if ep is not None:
+            try:
+                self._connect(ep)
+            except Exception as e:
+                self._set("error", "", 0.0, str(e))
+                raise
+        elif self._local is not None:
+            self.engine = self._local
+            self._set("ready", "", 1.0, "")
+        else:
+            self.status = Status()
+            self.start()
+
+    def _prepare_local(self) -> None:
         from medassist.model.build import default_build_config, merged_from_other_adapter
         from medassist.model.registry import model_name, resolve_model
 
-        try:
-            path = self.cfg.model_path
-            if not path and not self.cfg.model and self.cfg.backend == "onnx" and self.cfg.build_if_missing \
-                    and merged_from_other_adapter(default_build_config()):
-                path = self._build()  # an update shipped a new adapter: re-merge and rebuild, once
-            if not path:
-                name = model_name(self.cfg.model) if self.cfg.model else None
-                try:
-                    path = resolve_model(name, self.cfg.precision, self.cfg.backend)
-                except FileNotFoundError:
-                    if not self.cfg.build_if_missing or self.cfg.backend != "onnx":
-                        raise
-                    path = self._build()
-            self._set("loading", "load", 0.0, "loading the model")
-            from medassist.model.engine import load_engine
+        path = self.cfg.model_path
+        if not path and not self.cfg.model and self.cfg.backend == "onnx" and self.cfg.build_if_missing \
+                and merged_from_other_adapter(default_build_config()):
+            path = self._build()  # an update shipped a new adapter: re-merge and rebuild, once
+        if not path:
+            name = model_name(self.cfg.model) if self.cfg.model else None
+            try:
+                path = resolve_model(name, self.cfg.precision, self.cfg.backend)
+            except FileNotFoundError:
+                if not self.cfg.build_if_missing or self.cfg.backend != "onnx":
+                    raise
+                path = self._build()
+        self._set("loading", "load", 0.0, "loading the model")
+        from medassist.model.engine import load_engine
 
-            self.engine = load_engine(path, backend=self.cfg.backend, threads=self.cfg.threads)
-            self._set("ready", "", 1.0, "")
-        except Exception as e:  # shown on the page; the app keeps running
-            self._set("error", "", 0.0, str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__)
+        self.engine = self._local = load_engine(path, backend=self.cfg.backend, threads=self.cfg.threads)
+        self._set("ready", "", 1.0, "")
 
     def _build(self) -> str:
         from medassist.model.build import default_build_config
@@ -123,8 +181,16 @@ class ModelService:
             self._embedder = load_embedder(self.cfg.embedder)
         return self._embedder
 
+    @property
+    def remote_host(self) -> str | None:
+        """The server that answers, or None when the model runs on this computer."""
+        return self.engine.info.extra.get("host") if self.engine and self.engine.info.backend == "remote" else None
+
     def describe(self) -> str:
+        """The model's label in the header, history, exports and the audit log; a remote one names its server."""
         if not self.engine:
             return ""
         i = self.engine.info
+        if self.remote_host:
+            return f"{i.name} · remote · {self.remote_host}"
         return f"{i.name} · {i.precision} · {i.backend}"

@@ -160,7 +160,7 @@ def score_generate(engine, item: dict, budget: int, max_new_tokens: int, shots: 
         r = engine.generate(msgs, system=system_for(msgs), thinking_budget=budget, max_new_tokens=max_new_tokens, loop_guard=loop_guard,
                             repetition_penalty=repetition_penalty, **kw)
         letter = extract_letter(r.answer, len(item["choices"]), item["choices"])
-        n_reasoning = len(engine.encode(r.thinking))
+        n_reasoning = engine.count_tokens(r.thinking)
         closed = bool(r.thinking) and r.think_end == "model"  # the model closed its reasoning itself
         chains.append((letter, n_reasoning, closed and letter is not None, r.answer[-400:], r.think_end))
     letters = [c[0] for c in chains]

@@ -16,6 +16,7 @@ from medassist.model import bases, chat
 from medassist.model.build import BuildConfig, build, verify
 from medassist.model.config import add_flags, resolve
 from medassist.model.paths import models_dir
+from medassist.model.registry import built_models
 from medassist.model.defaults import QA
 
 
@@ -74,9 +75,8 @@ def cmd_list(args) -> None:
         except bases.ModelPackageError:
             state = "not installed"
         print(f"base   {b.name:24s} {state:14s} {b.description}")
-    for m in sorted(models_dir().glob("*/manifest.json")):
-        man = json.loads(m.read_text())
-        print(f"built  {man['name']:24s} {', '.join(man['onnx']) or '(no ONNX yet)'}  in {m.parent}")
+    for name, variants in built_models().items():
+        print(f"built  {name:24s} {', '.join(variants)}  in {models_dir() / name}")
 
 
 def cmd_verify(args) -> None:
@@ -113,7 +113,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     try:
         {"build": cmd_build, "ask": cmd_ask, "list": cmd_list, "verify": cmd_verify}[args.cmd](args)
-    except (bases.ModelPackageError, FileNotFoundError, ValueError, RuntimeError) as e:
+    except (bases.ModelPackageError, FileNotFoundError, ValueError, RuntimeError, MemoryError) as e:
         sys.exit(f"error: {e}")
     except OSError as e:
         if e.errno == errno.ENOSPC:

@@ -3,6 +3,8 @@
     python -m medassist.model build                         # default base, default precision
     python -m medassist.model build --base qwen2.5-coder-0.5b --precision int8
     python -m medassist.model build --base /path/to/hf_folder   # or a hub id, for users online
+    python -m medassist.model build --base ~/Downloads/model.gguf   # a GGUF from LM Studio / Ollama
+    python -m medassist.model build --base /path/to/onnx_genai_folder   # a ready ONNX GenAI model: registered
 
 Artifacts live under $MEDASSIST_HOME/models/<name>/ (default ~/.cache/medassist):
     source.gguf   hf/   onnx-<precision>/   manifest.json
@@ -38,7 +40,7 @@ DEFAULT_BLOCK = {"int8": 256, "int4": 128}
 
 @dataclass
 class BuildConfig:
-    base: str = bases.DEFAULT_BASE  # a bundled name, a local HF folder, or a hub id
+    base: str = bases.DEFAULT_BASE  # a bundled name, a .gguf file, an HF or ONNX GenAI folder, or a hub id
     precision: str = DEFAULT_PRECISION
     adapter: str | None = None  # a LoRA adapter folder, merged before export
     name: str | None = None  # output folder name; derived from base (+ adapter) when unset
@@ -72,8 +74,18 @@ def _say(progress: Progress | None, stage: str, frac: float, msg: str) -> None:
         print(f"[{stage}] {msg}", flush=True)
 
 
+def is_gguf(base: str) -> bool:
+    return base.lower().endswith(".gguf") and Path(base).expanduser().is_file()
+
+
+def is_onnx_folder(base: str) -> bool:
+    return (Path(base).expanduser() / "genai_config.json").is_file()
+
+
 def stage_source(cfg: BuildConfig, out_dir: Path, progress: Progress | None = None) -> Path:
-    """Join a bundled base's part packages into one verified GGUF."""
+    """Join a bundled base's part packages into one verified GGUF (a user's own GGUF is used where it is)."""
+    if is_gguf(cfg.base):
+        return Path(cfg.base).expanduser().resolve()
     base = bases.BUNDLED[cfg.base]
     dest = out_dir / SOURCE_GGUF
     if dest.exists() and dest.stat().st_size == base.size:
@@ -92,7 +104,7 @@ def stage_source(cfg: BuildConfig, out_dir: Path, progress: Progress | None = No
 
 def stage_hf(cfg: BuildConfig, out_dir: Path, progress: Progress | None = None) -> Path:
     """A Hugging Face folder for the base: converted from the GGUF, a local folder, or a hub download."""
-    if cfg.base not in bases.BUNDLED:
+    if cfg.base not in bases.BUNDLED and not is_gguf(cfg.base):
         local = Path(cfg.base).expanduser()
         if local.is_dir():
             if not (local / "config.json").exists():
@@ -205,9 +217,84 @@ def merged_from_other_adapter(cfg: BuildConfig) -> bool:
     return json.loads(stage.read_text()).get("adapter_sha256") != adapter_sha256(Path(cfg.adapter))
 
 
+# Measured: the 1.5B build peaks near 13 GiB (9 bytes a parameter), the 0.5B from a GGUF file at 6.0 GB (12: its
+# embedding table weighs more); 12 is the estimate. The folders a build leaves take about 4 bytes a parameter.
+PEAK_BYTES_PER_PARAM, DISK_BYTES_PER_PARAM = 12.0, 4.0
+
+
+# Architectures a GGUF can be built from here (transformers reads the GGUF, onnxruntime-genai exports it).
+# gemma3: onnxruntime-genai 0.18's builder cannot read the per-layer rope settings transformers 5 writes for it.
+BUILDABLE = {"qwen2", "llama", "mistral", "phi3"}
+
+
+def gguf_facts(path: Path) -> tuple[str, int]:
+    """(architecture, parameter count) from a GGUF's header (the gguf library reads it; ~10 s for 250k-token vocabularies)."""
+    from gguf import GGUFReader
+
+    r = GGUFReader(str(path))
+    f = r.fields["general.architecture"]
+    return bytes(f.parts[f.data[0]]).decode(), sum(int(t.n_elements) for t in r.tensors)
+
+
+def plan(cfg: BuildConfig) -> dict:
+    """What a build from cfg.base will need on this machine, before it starts: parameters, peak memory, disk,
+    what is available, and whether it fits (with the reason when it does not)."""
+    import shutil
+
+    import psutil
+
+    if is_onnx_folder(cfg.base):
+        return {"params": None, "ram_gb": 0.0, "disk_gb": 0.0, "fits": True, "why": ""}
+    arch = None
+    if is_gguf(cfg.base):
+        arch, params = gguf_facts(Path(cfg.base).expanduser())
+    elif cfg.base in bases.BUNDLED:
+        params = int(bases.BUNDLED[cfg.base].size * 1.5)  # Q4_K_M: about 5.3 bits a weight
+    else:
+        cfgs = list(Path(cfg.base).expanduser().glob("*.safetensors"))
+        params = int(sum(p.stat().st_size for p in cfgs) / 2) if cfgs else 0  # bf16
+    ram, disk = params * PEAK_BYTES_PER_PARAM / 1e9, params * DISK_BYTES_PER_PARAM / 1e9
+    where = model_dir(model_name(cfg)).parent
+    where.mkdir(parents=True, exist_ok=True)
+    have_ram, have_disk = psutil.virtual_memory().total / 1e9, shutil.disk_usage(where).free / 1e9
+    why = ""
+    if arch and arch not in BUILDABLE:
+        why = (f"This GGUF is a {arch} model, which MedAssist cannot turn into an ONNX model on this computer "
+               f"(it can: {', '.join(sorted(BUILDABLE))}). Run it in LM Studio, Ollama or llama.cpp instead and add "
+               "it as a model server (Settings → Models).")
+    elif params and ram > have_ram * 0.9:
+        why = (f"Building this {params / 1e9:.1f}B-parameter model needs about {ram:.0f} GB of memory; this computer "
+               f"has {have_ram:.0f} GB. Run it in LM Studio, Ollama or llama.cpp instead and add it as a model "
+               "server (Settings → Models), which needs only the GGUF file's size in memory.")
+    elif disk > have_disk:
+        why = f"Building this model needs about {disk:.0f} GB of free disk; {have_disk:.0f} GB is free in {where}."
+    return {"architecture": arch, "params": params, "ram_gb": round(ram, 1), "disk_gb": round(disk, 1), "have_ram_gb": round(have_ram, 1),
+            "have_disk_gb": round(have_disk, 1), "fits": not why, "why": why}
+
+
+def register_onnx(cfg: BuildConfig, progress: Progress | None = None) -> Path:
+    """A ready ONNX GenAI folder (e.g. a published DeepSeek-R1-Distill ONNX build): linked into the models
+    folder under its name, not copied, and checked by loading its config."""
+    src = Path(cfg.base).expanduser().resolve()
+    json.loads((src / "genai_config.json").read_text())  # a damaged config fails here, not at load time
+    dest = model_dir(model_name(cfg)) / onnx_dir_name("imported")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_symlink() or dest.exists():
+        dest.unlink() if dest.is_symlink() else None
+    if not dest.exists():
+        dest.symlink_to(src, target_is_directory=True)
+    _say(progress, "onnx", 1.0, f"registered {src}")
+    return dest
+
+
 def build(cfg: BuildConfig, progress: Progress | None = None) -> Path:
     if cfg.precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {cfg.precision!r}")
+    if is_onnx_folder(cfg.base):
+        return register_onnx(cfg, progress)
+    p = plan(cfg)
+    if not p["fits"]:
+        raise MemoryError(p["why"])
     base_dir = model_dir(model_name(dataclasses.replace(cfg, adapter=None, name=None)))
     out_dir = model_dir(model_name(cfg))
     for d in {base_dir, out_dir}:

@@ -28,8 +28,11 @@ def onnx_dir_name(precision: str) -> str:
 
 
 def short_name(base: str) -> str:
-    """A bundled base's own name, else the folder or hub id's last part, lower-cased."""
-    return base if base in bases.BUNDLED else Path(base.rstrip("/")).name.lower()
+    """A bundled base's own name, else the file, folder or hub id's last part, lower-cased (no .gguf)."""
+    if base in bases.BUNDLED:
+        return base
+    name = Path(base.rstrip("/")).name.lower()
+    return name[: -len(".gguf")] if name.endswith(".gguf") else name
 
 
 def model_name(base: str, adapter: str | None = None, name: str | None = None) -> str:
@@ -50,6 +53,14 @@ def default_name() -> str:
     """The fine-tuned model when it has been built, else the base."""
     tuned = tuned_name()
     return tuned if model_dir(tuned).exists() else bases.DEFAULT_BASE
+
+
+def built_models() -> dict[str, list[str]]:
+    """Every model on this computer that an engine can load: {name: [its onnx-* folders]} (built or registered)."""
+    out = {}
+    for d in sorted(models_dir().glob("*/onnx-*/genai_config.json")):
+        out.setdefault(d.parent.parent.name, []).append(d.parent.name)
+    return out
 
 
 def resolve_model(name: str | None = None, precision: str | None = None, backend: str = "onnx") -> Path:

@@ -27,7 +27,9 @@ from typing import Iterator
 
 from medassist.papers.factcheck import NumberGuard, parse_bullets
 from medassist.papers.passages import PaperIndex, Passage, approx_tokens
+from medassist.model import endpoints
 from medassist.model.defaults import DOCUMENT
+from medassist.model.engine.remote import RemoteError
 from medassist.papers import prompts as P
 
 QUERIES = {  # what a passage relevant to each field talks about (MiniLM is an English model)
@@ -282,6 +284,7 @@ def main(argv=None) -> None:
     ap.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--config", default=None, help="YAML file with summary settings")
+    endpoints.add_flags(ap)
     add_flags(ap, SummaryConfig)
     args = ap.parse_args(argv)
     try:
@@ -295,17 +298,23 @@ def main(argv=None) -> None:
     try:
         paper = read_pdf(args.pdf)
         index = PaperIndex.build(paper, load_embedder())
-        engine = load_engine(args.model_path, backend=args.backend, threads=args.threads)
-    except (PdfError, FileNotFoundError, OSError) as e:
+        engine = load_engine(args.model_path, backend=args.backend, threads=args.threads,
+                             endpoint=endpoints.from_args(args))
+    except (PdfError, FileNotFoundError, OSError, RemoteError) as e:
         sys.exit(f"error: {e}")
-    model = f"{engine.info.name} · {engine.info.precision}"
-    for ev in summarize(index, engine, cfg, source=Path(args.pdf).name, model=model):
-        if ev["type"] == "stage" and ev["stage"] != "done":
-            print(f"\n[{ev['fraction']:.0%}] {_field_name(ev['stage'], cfg.lang)}: ", end="", file=sys.stderr, flush=True)
-        elif ev["type"] == "token":
-            print(ev["text"], end="", file=sys.stderr, flush=True)
-        elif ev["type"] == "done":
-            summary = ev["summary"]
+    i = engine.info
+    model = f"{i.name} · remote · {i.extra['host']}" if i.backend == "remote" else f"{i.name} · {i.precision}"
+    try:
+        for ev in summarize(index, engine, cfg, source=Path(args.pdf).name, model=model):
+            if ev["type"] == "stage" and ev["stage"] != "done":
+                print(f"\n[{ev['fraction']:.0%}] {_field_name(ev['stage'], cfg.lang)}: ", end="", file=sys.stderr,
+                      flush=True)
+            elif ev["type"] == "token":
+                print(ev["text"], end="", file=sys.stderr, flush=True)
+            elif ev["type"] == "done":
+                summary = ev["summary"]
+    except RemoteError as e:
+        sys.exit(f"\nerror: {e}")
     print("\n", file=sys.stderr)
     md = to_markdown(summary)
     print(md)

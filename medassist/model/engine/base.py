@@ -3,7 +3,7 @@
     for chunk in engine.stream(messages, max_new_tokens=512, thinking_budget=512):
         print(chunk.phase, chunk.text)
 
-stream() is the primitive; generate() just joins it. A backend (ONNX, PyTorch)
+stream() is the primitive; generate() just joins it. A local backend (ONNX, PyTorch)
 only supplies tokenization and a Session that produces one token at a time and
 accepts forced tokens; everything else lives here once: the prompt, the
 <think> split, the thinking budget, stop strings, cancellation, timing.
@@ -126,13 +126,43 @@ def default_threads() -> int:
 
 
 class Engine(ABC):
+    """What every engine offers the app: stream() (and generate(), which joins it), how much of the context a
+    prompt leaves free, and a token count. LocalEngine runs a model in this process; RemoteEngine
+    (engine/remote.py) asks an OpenAI-compatible server."""
     info: EngineInfo
-    chat_template: str
-    special: dict[str, str]
-    eos_ids: set[int]
 
     def __init__(self):
         self._lock = threading.Lock()  # one generation at a time per loaded model
+
+    @property
+    def context_length(self) -> int:
+        return 32768
+
+    @abstractmethod
+    def stream(self, messages: list[dict], **kw) -> Iterator[Chunk]: ...
+
+    @abstractmethod
+    def prompt_room(self, messages: list[dict], *, system: str | None = None, think: bool = True,
+                    max_new_tokens: int = 0) -> int:
+        """Tokens left in the context after this prompt and max_new_tokens; negative when it does not fit."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int: ...
+
+    def generate(self, messages: list[dict], **kw) -> Result:
+        thinking, answer, last = [], [], None
+        for c in self.stream(messages, **kw):
+            (thinking if c.phase == THINKING else answer).append(c.text)
+            last = c
+        return Result("".join(thinking), "".join(answer), last.prompt_tokens, last.generated_tokens,
+                      last.tokens_per_s, last.ttft_s, last.finish_reason, last.think_end)
+
+
+class LocalEngine(Engine):
+    """A model in this process: a backend (ONNX, PyTorch) supplies tokenization and a token-at-a-time Session."""
+    chat_template: str
+    special: dict[str, str]
+    eos_ids: set[int]
 
     @abstractmethod
     def encode(self, text: str) -> list[int]: ...
@@ -144,13 +174,11 @@ class Engine(ABC):
     def start(self, prompt_ids: list[int], *, temperature: float, top_p: float, max_length: int,
               seed: int | None, repetition_penalty: float = 1.0) -> Session: ...
 
-    @property
-    def context_length(self) -> int:
-        return 32768
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text))
 
     def prompt_room(self, messages: list[dict], *, system: str | None = None, think: bool = True,
                     max_new_tokens: int = 0) -> int:
-        """Tokens left in the context after this prompt and max_new_tokens; negative when it does not fit."""
         return self.context_length - len(self.encode(self.render(messages, system=system, think=think))) \
             - max_new_tokens - 16
 
@@ -241,11 +269,3 @@ class Engine(ABC):
         if tail := stops.flush():
             yield chunk(tail, ANSWER)
         yield chunk("", ANSWER if parser.phase == ANSWER else THINKING, finish)
-
-    def generate(self, messages: list[dict], **kw) -> Result:
-        thinking, answer, last = [], [], None
-        for c in self.stream(messages, **kw):
-            (thinking if c.phase == THINKING else answer).append(c.text)
-            last = c
-        return Result("".join(thinking), "".join(answer), last.prompt_tokens, last.generated_tokens,
-                      last.tokens_per_s, last.ttft_s, last.finish_reason, last.think_end)

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from medassist.model import chat as P
-from medassist.model.engine.base import Engine, EngineInfo, default_threads
+from medassist.model.engine.base import EngineInfo, LocalEngine, default_threads
 
 
 class OnnxSession:
@@ -44,7 +44,7 @@ class OnnxSession:
         return self.g.get_logits().reshape(-1)
 
 
-class OnnxEngine(Engine):
+class OnnxEngine(LocalEngine):
     def __init__(self, path: str | Path, *, threads: int | None = None, name: str | None = None,
                  session_options: dict | None = None):
         super().__init__()

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from medassist.model import chat as P
-from medassist.model.engine.base import Engine, EngineInfo
+from medassist.model.engine.base import EngineInfo, LocalEngine
 
 
 def penalize(logits, seen, penalty: float):
@@ -82,7 +82,7 @@ class TorchSession:
         self.pending = self.pending[:-1]  # not yet fed to the model, so nothing to undo in the cache
 
 
-class TorchEngine(Engine):
+class TorchEngine(LocalEngine):
     def __init__(self, path: str | Path, *, dtype: str = "bfloat16", threads: int | None = None, name: str | None = None,
                  model=None, tokenizer=None):
         super().__init__()
