@@ -39,8 +39,9 @@ def deltas(*pieces, model="m", finish="stop", usage=None) -> list[str]:
 
 
 class ScriptedServer:
-    def __init__(self, reply, models=("m",), delay: float = 0.0, extra_model_fields: dict | None = None):
-        self.reply, self.models, self.delay = reply, models, delay
+    def __init__(self, reply, models=("m",), delay: float = 0.0, extra_model_fields: dict | None = None,
+                 key: str | None = None):
+        self.reply, self.models, self.delay, self.key = reply, models, delay, key
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self.closed_early = threading.Event()
@@ -60,8 +61,16 @@ class ScriptedServer:
                 self.end_headers()
                 self.wfile.write(raw)
 
+            def refused(self) -> bool:
+                if outer.key and self.headers.get("Authorization") != f"Bearer {outer.key}":
+                    self._json(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
+                    return True
+                return False
+
             def do_GET(self):
                 outer.headers.append(dict(self.headers))
+                if self.refused():
+                    return
                 if self.path.rstrip("/") == "/v1/models":
                     return self._json(200, {"object": "list", "data": [
                         {"id": m, "object": "model", "owned_by": "test", **(extra_model_fields or {})} for m in outer.models]})
@@ -71,6 +80,8 @@ class ScriptedServer:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 outer.requests.append(body)
                 outer.headers.append(dict(self.headers))
+                if self.refused():
+                    return
                 r = outer.reply(body)
                 if isinstance(r, tuple):  # (status, error body)
                     return self._json(*r)

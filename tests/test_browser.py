@@ -394,3 +394,38 @@ def test_header_learns_the_model_is_ready_even_mid_build(browser, monkeypatch, t
         pg.close()
     finally:
         demo.close()
+
+
+def test_add_a_model_server_in_settings_and_answer_through_it(page, server):
+    """A user adds a loopback OpenAI-compatible server in Settings, asks, and sees the answer stream from it with
+    the remote model named in the header; then switches back to this computer's model."""
+    from tests.sse_server import ScriptedServer, deltas
+
+    words = [("reasoning_content", w + " ") for w in "Crushing central chest pain suggests ischaemia".split()]
+    words += [("content", w + " ") for w in "Get a 12-lead ECG and a high-sensitivity troponin now.".split()]
+    with ScriptedServer(lambda body: deltas(*words), models=("r1-distill-test",), delay=0.15) as srv:
+        page.get_by_role("tab", name="Settings").click()
+        page.locator("#models-add").get_by_text("Add a model server").click()
+        page.fill("#models-url :is(input, textarea)", srv.url)
+        page.click("#models-test")
+        page.wait_for_selector("#models-message:has-text('Connected')", timeout=20000)
+        page.click("#models-save")
+        page.wait_for_selector("#status:has-text('runs on the server')", timeout=20000)
+        header = page.locator("#status").inner_text()
+        assert "r1-distill-test" in header and srv.url.split("//")[1].removesuffix("/v1") in header
+        shot(page, "settings-models")
+        page.get_by_role("tab", name="Q&A").click()
+        base = chat_text_length(page)
+        ask(page, "A 65-year-old with two hours of crushing chest pain: first test?")
+        lengths = []
+        while not page.locator("#stats:has-text('tokens/s')").count() and len(lengths) < 300:
+            lengths.append(chat_text_length(page))
+            page.wait_for_timeout(100)
+        assert sum(1 for a, b in zip(lengths, lengths[1:]) if b > a) >= 3, lengths[:30]
+        assert "high-sensitivity troponin now." in page.locator("#chat").inner_text()
+        assert chat_text_length(page) > base and srv.requests and srv.requests[-1]["stream"] is True
+    page.get_by_role("tab", name="Settings").click()
+    page.click("#models-choice input")
+    page.get_by_role("option", name="This computer · default model").click()
+    page.click("#models-use")
+    page.wait_for_selector("#status:has-text('runs on this computer')", timeout=20000)

@@ -222,3 +222,19 @@ def test_prompt_room_uses_the_context_the_user_set():
         e = engine(srv, context_length=1000)
         assert e.prompt_room([{"role": "user", "content": "word " * 300}], max_new_tokens=300) > 0
         assert e.prompt_room([{"role": "user", "content": "word " * 3000}], max_new_tokens=300) < 0
+
+
+def test_the_serving_template_asks_the_way_training_did(tiny_hf, tmp_path):
+    """vLLM renders the chat itself: with the written template it must produce exactly MedAssist's prompt."""
+    from medassist.model import chat
+    from medassist.model.serving import serving_template
+
+    msgs = [{"role": "user", "content": "Chest pain: first test?"}]
+    system = chat.system_prompt("en")
+    tpl = chat.load_chat_template(tiny_hf)
+    served = chat.render_chat(serving_template(tiny_hf), chat.with_system(msgs, system), add_generation_prompt=True)
+    assert served == chat.build_prompt(tpl, msgs, system=system)
+    (tmp_path / "r1").mkdir()
+    from tests.tiny import R1_TEMPLATE  # a template that opens <think> itself is left as it is
+    (tmp_path / "r1" / "chat_template.jinja").write_text(R1_TEMPLATE)
+    assert serving_template(tmp_path / "r1") == R1_TEMPLATE

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 STRINGS: dict[str, dict[str, str]] = {
     "title": {"en": "MedAssist", "zh": "MedAssist 医学助手"},
-    "subtitle": {"en": "Local medical reasoning assistant — runs entirely on this computer",
-                 "zh": "本地医学推理助手 — 完全在本机运行"},
+    "subtitle": {"en": "Local medical reasoning assistant", "zh": "本地医学推理助手"},
+    "where.local": {"en": "runs on this computer", "zh": "在本机运行"},
+    "where.remote": {"en": "runs on the server **{host}** — questions and papers are sent there",
+                     "zh": "在服务器 **{host}** 上运行 — 问题和论文会发送到该服务器"},
     "notice": {"en": "⚕️ **MedAssist supports, and does not replace, clinical judgement.** Answers may be wrong or "
                      "incomplete; verify against current guidelines and the patient in front of you. "
                      "In an emergency, call your local emergency number.",
@@ -70,10 +72,57 @@ STRINGS: dict[str, dict[str, str]] = {
     "not_saved": {"en": "The result is shown here, but it could not be saved to History ({msg}).",
                   "zh": "结果已显示在此处，但无法保存到历史记录（{msg}）。"},
     "nothing_to_export": {"en": "Nothing to export yet.", "zh": "暂无可导出的内容。"},
-    "about": {"en": "**Data folder:** `{data}`  \n**Model folder:** `{models}`  \nNothing leaves this computer: no "
-                    "analytics, no internet access. History is stored with identifiers redacted.",
-              "zh": "**数据目录：** `{data}`  \n**模型目录：** `{models}`  \n所有数据都不会离开本机：无统计上报，不访问互联网。"
-                    "历史记录在保存前已去除身份信息。"},
+    "about": {"en": "**Data folder:** `{data}`  \n**Model folder:** `{models}`  \nNo analytics, no internet access: "
+                    "nothing leaves this computer except to a model server you add below. History is stored with "
+                    "identifiers redacted. OpenAI-compatible API for other tools: `{api}`",
+              "zh": "**数据目录：** `{data}`  \n**模型目录：** `{models}`  \n无统计上报，不访问互联网：除发送到您在下方添加的"
+                    "模型服务器外，任何数据都不会离开本机。历史记录在保存前已去除身份信息。供其他工具使用的 OpenAI 兼容接口：`{api}`"},
+    "remote.refused": {"en": "The model server at {host} could not be reached. Is it running, and is the address right?",
+                       "zh": "无法连接模型服务器 {host}。请确认服务器正在运行且地址正确。"},
+    "remote.timeout": {"en": "The model server at {host} did not answer in time.", "zh": "模型服务器 {host} 响应超时。"},
+    "remote.auth": {"en": "The model server at {host} refused the API key.", "zh": "模型服务器 {host} 拒绝了该 API 密钥。"},
+    "remote.not_found": {"en": "The model server at {host} does not have that model.", "zh": "模型服务器 {host} 上没有该模型。"},
+    "remote.rate_limit": {"en": "The model server at {host} is busy: try again shortly.",
+                          "zh": "模型服务器 {host} 繁忙，请稍后再试。"},
+    "remote.context": {"en": "This is longer than the model on {host} can read: shorten the question or start a new chat.",
+                       "zh": "内容超过了 {host} 上模型的上下文长度：请缩短问题或新建对话。"},
+    "remote.bad_request": {"en": "The model server at {host} rejected the request: {detail}",
+                           "zh": "模型服务器 {host} 拒绝了请求：{detail}"},
+    "remote.server": {"en": "The model server at {host} had an internal error: {detail}",
+                      "zh": "模型服务器 {host} 内部错误：{detail}"},
+    "remote.broken": {"en": "The connection to the model server at {host} broke off.", "zh": "与模型服务器 {host} 的连接中断。"},
+    "models": {"en": "Models", "zh": "模型"},
+    "models.current": {"en": "**Answering now:** {model} — {where}", "zh": "**当前回答的模型：** {model} — {where}"},
+    "models.none": {"en": "No model is ready yet.", "zh": "尚无可用模型。"},
+    "models.choice": {"en": "Model that answers", "zh": "回答问题的模型"},
+    "models.this_computer": {"en": "This computer", "zh": "本机"},
+    "models.default": {"en": "default model", "zh": "默认模型"},
+    "models.use": {"en": "Use this model", "zh": "使用此模型"},
+    "models.remove": {"en": "Remove", "zh": "移除"},
+    "models.add_server": {"en": "Add a model server (LM Studio, Ollama, llama.cpp, vLLM, a hospital gateway)",
+                          "zh": "添加模型服务器（LM Studio、Ollama、llama.cpp、vLLM、医院网关）"},
+    "models.url": {"en": "Server address", "zh": "服务器地址"},
+    "models.key": {"en": "API key (if the server needs one; stored only on this computer)",
+                   "zh": "API 密钥（如服务器需要；仅保存在本机）"},
+    "models.test": {"en": "Test connection", "zh": "测试连接"},
+    "models.server_model": {"en": "Model on the server", "zh": "服务器上的模型"},
+    "models.context": {"en": "Context length (tokens; 0 = what the server says, else 8192)",
+                       "zh": "上下文长度（token；0 = 采用服务器提供的值，否则 8192）"},
+    "models.save": {"en": "Save and use", "zh": "保存并使用"},
+    "models.found": {"en": "✅ Connected to {host}: {n} model(s).", "zh": "✅ 已连接 {host}：{n} 个模型。"},
+    "models.saved": {"en": "Now answering: {name}", "zh": "现在回答的模型：{name}"},
+    "models.file": {"en": "Add a model file: a .gguf file (from LM Studio or Ollama) or a folder with an ONNX GenAI model",
+                    "zh": "添加模型文件：.gguf 文件（来自 LM Studio 或 Ollama）或 ONNX GenAI 模型文件夹"},
+    "models.file_path": {"en": "Path on this computer", "zh": "本机路径"},
+    "models.file_add": {"en": "Build and add", "zh": "构建并添加"},
+    "models.check": {"en": "Check this model (150 medical exam questions)", "zh": "检查此模型（150 道医学考试题）"},
+    "models.checking": {"en": "⏳ Checking {model}: {done}/{total} questions", "zh": "⏳ 正在检查 {model}：{done}/{total} 题"},
+    "models.building": {"en": "⏳ Building {name}: {stage} {pct}% — {msg}", "zh": "⏳ 正在构建 {name}：{stage} {pct}% — {msg}"},
+    "models.busy": {"en": "Wait for the running check or build to finish.", "zh": "请等待正在进行的检查或构建完成。"},
+    "models.checks": {"en": "Medical check results (MedMCQA sample, 4 options: chance is 25%)",
+                      "zh": "医学检查结果（MedMCQA 样本，4 个选项：随机猜测为 25%）"},
+    "models.no_checks": {"en": "No model has been checked yet.", "zh": "尚未检查任何模型。"},
+    "models.reference": {"en": "measured by the MedAssist developers", "zh": "由 MedAssist 开发者测得"},
     "delete_all": {"en": "Delete all my data", "zh": "删除我的全部数据"},
     "deleted_all": {"en": "All history was deleted.", "zh": "已删除全部历史记录。"},
     "lit.upload": {"en": "Paper (PDF)", "zh": "论文（PDF）"},
@@ -159,3 +208,11 @@ def lang_code(value: str | None) -> str:
 def t(key: str, lang: str, **kw) -> str:
     s = STRINGS[key]["zh" if lang == "zh" else "en"]
     return s.format(**kw) if kw else s
+
+
+def error_text(e: Exception, lang: str) -> str:
+    """An error as one sentence in the page's language: a model server's failure by its kind, anything else as is."""
+    code = getattr(e, "code", None)
+    if isinstance(code, str) and f"remote.{code}" in STRINGS:
+        return t(f"remote.{code}", lang, host=getattr(e, "host", ""), detail=getattr(e, "detail", ""))
+    return t("error", lang, msg=str(e) or type(e).__name__)

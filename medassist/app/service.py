@@ -30,6 +30,7 @@ class ModelService:
     def __init__(self, cfg: AppConfig, engine=None, embedder=None):
         self.cfg, self.engine, self._embedder = cfg, engine, embedder
         self._local = engine if engine is not None and engine.info.backend != "remote" else None
+        self._local_model = cfg.model
         self.status = Status("ready") if engine else Status()
         self._thread: threading.Thread | None = None
 
@@ -59,16 +60,22 @@ class ModelService:
             self._set("error", "", 0.0, str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__)
 
     def _configured_endpoint(self):
-        """The endpoint to use: --endpoint on the command line, else the one chosen in Settings, else None."""
-        from medassist.model.endpoints import LOCAL, Endpoint, Endpoints, key_from
+        """The endpoint to use: --endpoint on the command line, else the one chosen in Settings, else None (a local
+        model: the one named on the command line, else the one chosen in Settings, else the default)."""
+        from medassist.model.endpoints import LOCAL, Endpoint, Endpoints, key_from, list_models
 
         if self.cfg.endpoint:
-            return Endpoint(url=self.cfg.endpoint, model=self.cfg.model or "", api_key=key_from(self.cfg.endpoint_key_file),
-                            context_length=self.cfg.context_length)
+            key = key_from(self.cfg.endpoint_key_file)
+            model = self.cfg.model or list_models(self.cfg.endpoint, key)[0]["id"]
+            return Endpoint(url=self.cfg.endpoint, model=model, api_key=key, context_length=self.cfg.context_length)
         if self.cfg.model or self.cfg.model_path:
             return None  # a local model named on the command line wins over the saved choice
         eps = Endpoints()
-        return None if eps.active == LOCAL else eps.get(eps.active)
+        active = eps.active
+        if active.startswith(LOCAL):
+            self.cfg.model = active.partition(":")[2] or None  # "local:<name>": a model built from the user's file
+            return None
+        return eps.get(active)
 
     def _connect(self, ep) -> None:
         """Answer through a model server: asks it for its models (a quick check it is there) and its context."""
@@ -84,16 +91,17 @@ class ModelService:
         self.engine = RemoteEngine(ep, context_length=found["context_length"])
         self._set("ready", "", 1.0, "")
 
-    def use(self, name: str) -> None:
-        """Switch which model answers, without a restart: a saved endpoint's name, or LOCAL for this computer's
-        model (kept loaded once loaded, else prepared in the background). The choice is remembered."""
+    def use(self, choice: str) -> None:
+        """Switch which model answers, without a restart: a saved endpoint's name, LOCAL (this computer's default
+        model) or "local:<name>" (another model built here). Remembered; a local model not loaded yet is
+        prepared in the background, a server is connected to now (its error raised for the page to show)."""
         from medassist.model.endpoints import LOCAL, Endpoints
 
         eps = Endpoints()
-        ep = None if name == LOCAL else eps.get(name)
-        eps.use(name)
-        if self.cfg.endpoint:  # the Settings choice now overrides --endpoint (and its --model) for this run
-            self.cfg.endpoint = self.cfg.model = None
+        ep = None if choice.startswith(LOCAL) else eps.get(choice)
+        eps.use(choice)
+        self.cfg.endpoint, self.cfg.model_path = None, None  # the Settings choice now overrides the command line
+        self.cfg.model = (choice.partition(":")[2] or None) if ep is None else None
         self.engine, self._thread = None, None
         if ep is not None:
             try:
@@ -101,7 +109,7 @@ class ModelService:
             except Exception as e:
                 self._set("error", "", 0.0, str(e))
                 raise
-        elif self._local is not None:
+        elif self._local is not None and self._local_model == self.cfg.model:
             self.engine = self._local
             self._set("ready", "", 1.0, "")
         else:
@@ -128,37 +136,22 @@ class ModelService:
         from medassist.model.engine import load_engine
 
         self.engine = self._local = load_engine(path, backend=self.cfg.backend, threads=self.cfg.threads)
+        self._local_model = self.cfg.model  # which choice this is, so switching back reuses it
         self._set("ready", "", 1.0, "")
 
     def _build(self) -> str:
         from medassist.model.build import default_build_config
 
-        cmd = [sys.executable, "-m", "medassist.model", "build", "--json-progress"]
+        args = []
         if self.cfg.model:  # the user named a base to build
-            cmd += ["--base", self.cfg.model]
+            args += ["--base", self.cfg.model]
         else:  # the default: base + the shipped fine-tuned adapter, when the repo has one
             cfg = default_build_config()
-            cmd += ["--base", cfg.base] + (["--adapter", cfg.adapter, "--name", cfg.name] if cfg.adapter else [])
+            args += ["--base", cfg.base] + (["--adapter", cfg.adapter, "--name", cfg.name] if cfg.adapter else [])
         if self.cfg.precision:
-            cmd += ["--precision", self.cfg.precision]
+            args += ["--precision", self.cfg.precision]
         self._set("building", "build", 0.0, "preparing the model (first run only)")
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        tail: list[str] = []
-        built = None
-        for line in proc.stdout:
-            try:
-                p = json.loads(line)
-            except json.JSONDecodeError:
-                tail = (tail + [line.rstrip()])[-5:]
-                continue
-            if "built" in p:
-                built = p["built"]
-            else:
-                self._set("building", p["stage"], p["fraction"], p["message"])
-        if proc.wait() != 0 or not built:
-            err = next((t for t in reversed(tail) if t.startswith("error:")), tail[-1] if tail else "unknown error")
-            raise RuntimeError(f"Model build failed: {err}")
-        return built
+        return run_build(args, lambda stage, frac, msg: self._set("building", stage, frac, msg))
 
     def _set(self, state, stage, fraction, message) -> None:
         self.status = Status(state, stage, fraction, message)
@@ -194,3 +187,26 @@ class ModelService:
         if self.remote_host:
             return f"{i.name} · remote · {self.remote_host}"
         return f"{i.name} · {i.precision} · {i.backend}"
+
+
+def run_build(args: list[str], progress) -> str:
+    """`medassist-model build ARGS` in a child process (its peak memory goes back to the system when it ends);
+    progress(stage, fraction, message) as it goes; returns the built folder or raises with the build's error."""
+    cmd = [sys.executable, "-m", "medassist.model", "build", "--json-progress", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tail: list[str] = []
+    built = None
+    for line in proc.stdout:
+        try:
+            p = json.loads(line)
+        except json.JSONDecodeError:
+            tail = (tail + [line.rstrip()])[-5:]
+            continue
+        if "built" in p:
+            built = p["built"]
+        else:
+            progress(p["stage"], p["fraction"], p["message"])
+    if proc.wait() != 0 or not built:
+        err = next((t for t in reversed(tail) if t.startswith("error:")), tail[-1] if tail else "unknown error")
+        raise RuntimeError(f"Model build failed: {err.removeprefix('error: ')}")
+    return built

@@ -11,7 +11,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline by design:
 
 import gradio as gr  # noqa: E402
 
-from medassist.app.tabs import literature, outline, qa  # noqa: E402
+from medassist.app.tabs import literature, models, outline, qa  # noqa: E402
 from medassist.app.config import AppConfig  # noqa: E402
 from medassist.model.paths import data_dir  # noqa: E402
 from medassist.store.history import History  # noqa: E402
@@ -36,7 +36,10 @@ CSS = """
 def status_markdown(service: ModelService, lang: str) -> str:
     s = service.status
     if s.state == "ready":
-        return f"**{t('model', lang)}:** {service.describe()}"
+        host = service.remote_host
+        if host:  # the server is named once, in "where"
+            return f"**{t('model', lang)}:** {service.engine.info.name} — {t('where.remote', lang, host=host)}"
+        return f"**{t('model', lang)}:** {service.describe()} — {t('where.local', lang)}"
     if s.state == "error":
         return "⚠️ " + t("model_error", lang, msg=s.message)
     if s.state == "loading":
@@ -64,7 +67,9 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
             with gr.Tab(t("tab.outline", lang), id="outline") as tab_outline:
                 out = outline.build_tab(service, history, library, cfg, lang, lang_radio)
             with gr.Tab(t("tab.settings", lang), id="settings") as tab_settings:
-                about = gr.Markdown(about_markdown(lang))
+                with gr.Accordion(t("models", lang), open=True, elem_id="models") as models_acc:
+                    mod = models.build_tab(service, lang, lang_radio)
+                about = gr.Markdown(about_markdown(lang, cfg))
                 delete_all = gr.Button(t("delete_all", lang), variant="stop", elem_id="delete-all")
 
         # Always starts ticking: the model may become ready while the page is being built (after the status
@@ -73,6 +78,11 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
         timer.tick(lambda lv: (status_markdown(service, lang_code(lv)), gr.Timer(active=not service.ready
                                                                                     and service.status.state != "error")),
                    inputs=[lang_radio], outputs=[status, timer], queue=False)
+        # Switching models (or building one) changes the header: it follows until the new model is ready.
+        follow = dict(fn=lambda lv: (status_markdown(service, lang_code(lv)), gr.Timer(active=True)),
+                      inputs=[lang_radio], outputs=[status, timer], queue=False)
+        for b in ("use", "save", "remove", "file_add"):
+            mod[b].click(**follow)
 
         def on_delete_all(lv):
             history.delete_all()
@@ -94,32 +104,39 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
                     out["type"]: "out.type", out["journal"]: "out.journal", out["outline"]: "out.outline",
                     out["refs_acc"]: "out.refs", out["lib_files"]: "out.library_upload", out["suggestions"]: "out.suggestions",
                     out["check_acc"]: "out.check", out["guideline"]: "out.guideline", out["draft"]: "out.draft",
-                    out["draft_file"]: "out.draft_file"}
+                    out["draft_file"]: "out.draft_file", models_acc: "models", mod["choice"]: "models.choice",
+                    mod["add_acc"]: "models.add_server", mod["url"]: "models.url", mod["key"]: "models.key",
+                    mod["server_model"]: "models.server_model", mod["ctx"]: "models.context",
+                    mod["file_acc"]: "models.file", mod["path"]: "models.file_path"}
         buttons = {q["send"]: "send", q["stop"]: "stop", q["new_chat"]: "new_chat", q["regenerate"]: "regenerate",
                    q["open"]: "open", q["delete"]: "delete", q["export"]: "export", delete_all: "delete_all",
                    lit["run"]: "lit.summarise", lit["stop"]: "stop", lit["ask"]: "lit.ask_button",
                    out["run"]: "out.generate", out["stop"]: "stop", out["md_btn"]: "out.export_md",
-                   out["docx_btn"]: "out.export_docx", out["suggest"]: "out.suggest", out["check"]: "out.check_button"}
+                   out["docx_btn"]: "out.export_docx", out["suggest"]: "out.suggest", out["check"]: "out.check_button",
+                   mod["use"]: "models.use", mod["remove"]: "models.remove", mod["test"]: "models.test",
+                   mod["save"]: "models.save", mod["file_add"]: "models.file_add", mod["check"]: "models.check"}
 
         def switch(lv):
             lg = lang_code(lv)
             ups = [gr.update(label=t(k, lg)) for k in labelled.values()]
             ups += [gr.update(value=t(k, lg)) for k in buttons.values()]
             ups += [f"## {t('title', lg)}\n{t('subtitle', lg)}", t("notice", lg),
-                    about_markdown(lg), status_markdown(service, lg), gr.update(placeholder=t("placeholder", lg)),
-                    gr.update(placeholder=t("lit.ask_placeholder", lg))]
+                    about_markdown(lg, cfg), status_markdown(service, lg), gr.update(placeholder=t("placeholder", lg)),
+                    gr.update(placeholder=t("lit.ask_placeholder", lg)), models.current(service, lg),
+                    models.checks_table(lg), gr.update(choices=models.choices(lg))]
             return ups
 
         lang_radio.change(switch, inputs=[lang_radio], queue=False,
                           outputs=[*labelled, *buttons, title, notice, about, status,
-                                   q["question"], lit["question"]])
+                                   q["question"], lit["question"], mod["current"], mod["checks"], mod["choice"]])
     return demo
 
 
-def about_markdown(lang: str) -> str:
+def about_markdown(lang: str, cfg: AppConfig) -> str:
     from medassist.model.paths import models_dir
 
-    return t("about", lang, data=data_dir(), models=models_dir())
+    host = "127.0.0.1" if cfg.host in ("127.0.0.1", "localhost", "::1") else cfg.host
+    return t("about", lang, data=data_dir(), models=models_dir(), api=f"http://{host}:{cfg.port}/v1")
 
 
 THEME = gr.themes.Default()  # bundled fonts only; nothing is fetched from the internet

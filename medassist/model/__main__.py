@@ -12,7 +12,7 @@ import errno
 import json
 import sys
 
-from medassist.model import bases, chat
+from medassist.model import bases, chat, endpoints
 from medassist.model.build import BuildConfig, build, verify
 from medassist.model.config import add_flags, resolve
 from medassist.model.paths import models_dir
@@ -49,7 +49,8 @@ def cmd_build(args) -> None:
 def cmd_ask(args) -> None:
     from medassist.model.engine import load_engine
 
-    engine = load_engine(args.model_path, backend=args.backend, precision=args.precision, threads=args.threads)
+    engine = load_engine(args.model_path, backend=args.backend, precision=args.precision, threads=args.threads,
+                         endpoint=endpoints.from_args(args))
     print(f"[{engine.info.name} · {engine.info.backend} {engine.info.precision}]", file=sys.stderr)
     phase = None
     last = None
@@ -65,6 +66,13 @@ def cmd_ask(args) -> None:
         last = c
     print(f"\n\n[{last.generated_tokens} tokens, {last.tokens_per_s:.1f} tok/s, first token "
           f"{last.ttft_s or 0:.2f} s, finish: {last.finish_reason}]", file=sys.stderr)
+
+
+def cmd_serving(args) -> None:
+    from medassist.model.serving import write_serving
+
+    out = write_serving(args.out, args.name)
+    print(f"Wrote {out}/chat_template.jinja and {out}/serve-vllm.sh (run it on the GPU machine; docs/servers.md)")
 
 
 def cmd_list(args) -> None:
@@ -108,12 +116,16 @@ def main(argv=None) -> None:
     a.add_argument("--repetition-penalty", type=float, default=QA.repetition_penalty, help="1 = off (default: %(default)s)")
     a.add_argument("--threads", type=int, default=None)
     a.add_argument("--lang", choices=["en", "zh"], default=None, help="system prompt language (default: the question's)")
+    endpoints.add_flags(a)
+    sv = sub.add_parser("serving", help="files to serve the fine-tuned model with vLLM (docs/servers.md)")
+    sv.add_argument("--out", default="serve", help="folder for chat_template.jinja and serve-vllm.sh")
+    sv.add_argument("--name", default=None, help="the built model (default: the fine-tuned default)")
     sub.add_parser("list", help="bundled bases and built models")
     sub.add_parser("verify", help="check built models against their checksums")
     args = ap.parse_args(argv)
     try:
-        {"build": cmd_build, "ask": cmd_ask, "list": cmd_list, "verify": cmd_verify}[args.cmd](args)
-    except (bases.ModelPackageError, FileNotFoundError, ValueError, RuntimeError, MemoryError) as e:
+        {"build": cmd_build, "ask": cmd_ask, "list": cmd_list, "verify": cmd_verify, "serving": cmd_serving}[args.cmd](args)
+    except (bases.ModelPackageError, FileNotFoundError, ValueError, RuntimeError, MemoryError) as e:  # RemoteError too
         sys.exit(f"error: {e}")
     except OSError as e:
         if e.errno == errno.ENOSPC:

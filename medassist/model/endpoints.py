@@ -134,7 +134,8 @@ class Endpoints:
         return self._read()["active"]
 
     def use(self, name: str) -> None:
-        if name != LOCAL:
+        """LOCAL, "local:<built model name>", or a saved endpoint's name."""
+        if not name.startswith(LOCAL):
             self.get(name)  # must exist
         data = self._read()
         data["active"] = name

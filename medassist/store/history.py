@@ -117,7 +117,9 @@ class History:
             else:
                 if m["thinking"]:
                     lines += ["<details><summary>Reasoning</summary>", "", m["thinking"], "", "</details>", ""]
-                lines += ["## Answer", "", m["content"], ""]
+                # Which model answered, and where (a remote one names its server): part of the record.
+                model = m["meta"].get("model")
+                lines += [f"## Answer ({model})" if model else "## Answer", "", m["content"], ""]
         return "\n".join(lines)
 
     def close(self) -> None:

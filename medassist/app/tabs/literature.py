@@ -20,7 +20,7 @@ import gradio as gr
 from medassist.store.exports import EXPORT_MARK
 from medassist.papers.factcheck import CITE, NumberGuard, cited_pages
 from medassist.store.history import History
-from medassist.app.i18n import t, lang_code
+from medassist.app.i18n import t, lang_code, error_text
 from medassist.papers.passages import PaperIndex
 from medassist.papers.pdfread import PdfError, read_pdf_isolated
 from medassist.store.safety import redact
@@ -131,7 +131,7 @@ def load_paper(service: ModelService, cfg, path, ui_lang: str, state: dict, libr
     except PdfError as e:
         return "⚠️ " + str(e), state
     except Exception as e:  # a clear message, never a stack trace
-        return "⚠️ " + t("error", lang, msg=str(e) or type(e).__name__), state
+        return "⚠️ " + error_text(e, lang), state
     state.update(index=index, name=Path(path).name, path=str(path))
     if library is not None:
         try:
@@ -177,7 +177,7 @@ def run_summary(service: ModelService, history: History, cfg, path, summary_lang
             elif ev["type"] == "done":
                 summary = ev["summary"]
     except Exception as e:
-        yield "⚠️ " + t("error", lang, msg=str(e) or type(e).__name__), render_summary(index, fields, out_lang), \
+        yield "⚠️ " + error_text(e, lang), render_summary(index, fields, out_lang), \
             none, none, state
         return
     state["summary"] = summary
@@ -236,7 +236,7 @@ def ask_paper(service: ModelService, history: History, question: str, summary_la
                 last = time.perf_counter()
                 yield render_answer(index, text), ""
     except Exception as e:
-        yield f"<p>⚠️ {html.escape(t('error', lang, msg=str(e) or type(e).__name__))}</p>", question
+        yield f"<p>⚠️ {html.escape(error_text(e, lang))}</p>", question
         return
     text = text.strip()
     missing = NumberGuard(index.text).missing(text)

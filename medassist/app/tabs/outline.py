@@ -18,7 +18,7 @@ from medassist.papers import draftcheck
 from medassist.papers.guidelines import STUDY_TYPES, all_guidelines, for_study_type
 from medassist.store.history import History
 from medassist.app.downloads import offer
-from medassist.app.i18n import t, lang_code
+from medassist.app.i18n import t, lang_code, error_text
 from medassist.papers.library import Library, parse_bibtex, parse_ris, to_bibtex, to_ris
 from medassist.store.exports import EXPORT_MARK
 from medassist.papers.pdfread import PdfError, read_pdf_isolated
@@ -45,7 +45,7 @@ def run_outline(service, history: History, topic, study_type, journal, lang_valu
                 last = time.perf_counter()
                 yield text, t("out.writing", lang), state
     except Exception as e:
-        yield gr.update(), "⚠️ " + t("error", lang, msg=str(e) or type(e).__name__), state
+        yield gr.update(), "⚠️ " + error_text(e, lang), state
         return
     cid = history.new_conversation(f"📝 {topic}")
     history.add(cid, "user", topic)

@@ -14,7 +14,7 @@ import gradio as gr
 from medassist.model import chat as chat_format
 from medassist.store.history import History
 from medassist.app.downloads import offer
-from medassist.app.i18n import EXAMPLES, t, lang_code
+from medassist.app.i18n import EXAMPLES, t, lang_code, error_text
 from medassist.store.safety import red_flags
 from medassist.app.service import ModelService
 
@@ -83,7 +83,7 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
                 last_yield = time.perf_counter()
                 yield chat, "", banner_update, "", state
     except Exception as e:  # a clear message, never a stack trace
-        chat.append({"role": "assistant", "content": t("error", lang, msg=str(e) or type(e).__name__)})
+        chat.append({"role": "assistant", "content": error_text(e, lang)})
         yield chat, question, banner_update, "", state
         return
     thought["metadata"] = {**thought["metadata"], "status": "done",
