@@ -143,3 +143,13 @@ def test_a_ready_onnx_folder_is_registered_and_answers(setup, tiny_onnx_fp32, tm
     assert service.wait(60) and service.engine.info.name and Endpoints().active == "local:deepseek-r1-distill-onnx"
     assert ("This computer · deepseek-r1-distill-onnx", "local:deepseek-r1-distill-onnx") in models.choices("en")
     json.loads((folder / "genai_config.json").read_text())  # registered, not moved
+
+
+def test_a_damaged_endpoints_file_does_not_stop_the_app(setup):
+    service, _ = setup
+    Endpoints().path.parent.mkdir(parents=True, exist_ok=True)
+    Endpoints().path.write_text("{not json")
+    assert service._configured_endpoint() is None  # this computer's model answers
+    assert [v for _, v in models.choices("en")] == [LOCAL]
+    _, msg, _, _ = models.save_endpoint(service, "http://127.0.0.1:9/v1", "", "m", 0, "English")
+    assert "damaged" in msg and "delete it" in msg

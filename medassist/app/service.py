@@ -71,7 +71,11 @@ class ModelService:
         if self.cfg.model or self.cfg.model_path:
             return None  # a local model named on the command line wins over the saved choice
         eps = Endpoints()
-        active = eps.active
+        try:
+            active = eps.active
+        except ValueError as e:  # a damaged endpoints.json must not keep the local model from starting
+            print(f"[model] {e}; using this computer's model", flush=True)
+            return None
         if active.startswith(LOCAL):
             self.cfg.model = active.partition(":")[2] or None  # "local:<name>": a model built from the user's file
             return None

@@ -57,7 +57,13 @@ class Endpoint:
         if not (self.model or "").strip():
             raise ValueError("Choose which of the server's models to use")
         self.model = self.model.strip()
-        self.name = self.name.strip() or f"{self.model} @ {self.host}"
+        self.name = self.name.strip() or f"{self.label} @ {self.host}"
+
+    @property
+    def label(self) -> str:
+        """The model's name for people: llama.cpp servers name a model by its file path; show the file's name."""
+        m = self.model
+        return m.replace("\\", "/").rsplit("/", 1)[-1] if m.startswith(("/", "~", ".")) or m.endswith(".gguf") else m
 
     @property
     def host(self) -> str:

@@ -22,7 +22,10 @@ def choices(lang: str) -> list[tuple[str, str]]:
     here = t("models.this_computer", lang)
     out = [(f"{here} · {t('models.default', lang)}", LOCAL)]
     out += [(f"{here} · {name}", f"{LOCAL}:{name}") for name in built_models()]
-    out += [(f"🌐 {e.name}", e.name) for e in Endpoints().all()]
+    try:
+        out += [(f"🌐 {e.name}", e.name) for e in Endpoints().all()]
+    except ValueError:  # a damaged endpoints.json: the page still opens; saving a server says what is wrong
+        pass
     return out
 
 
@@ -118,7 +121,13 @@ def build_tab(service, lang: str, lang_radio) -> dict:
     c["jobs"] = jobs
     c["current"] = gr.Markdown(current(service, lang), elem_id="models-current")
     with gr.Row():
-        c["choice"] = gr.Dropdown(choices=choices(lang), value=None, label=t("models.choice", lang), scale=4,
+        opts = choices(lang)
+        try:
+            active = Endpoints().active if not service.cfg.endpoint else None  # --endpoint is not a saved choice
+        except ValueError:
+            active = None
+        c["choice"] = gr.Dropdown(choices=opts, value=active if active in [v for _, v in opts] else None,
+                                  label=t("models.choice", lang), scale=4,
                                   elem_id="models-choice", interactive=True)
         c["use"] = gr.Button(t("models.use", lang), elem_id="models-use", scale=1)
         c["remove"] = gr.Button(t("models.remove", lang), variant="stop", elem_id="models-remove", scale=1)

@@ -120,7 +120,7 @@ class RemoteEngine(Engine):
             p = Path(ep.tokenizer).expanduser()
             self._tokenizer = Tokenizer.from_file(str(p / "tokenizer.json" if p.is_dir() else p))
         self.prefilled_think = bool(REASONING_NAMES.search(ep.model))
-        self.info = EngineInfo(ep.model, "remote", "server", ep.url,
+        self.info = EngineInfo(ep.label, "remote", "server", ep.url,
                                extra={"host": ep.host, "endpoint": ep.name, "context": self._context})
 
     @property
