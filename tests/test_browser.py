@@ -307,7 +307,8 @@ def test_literature_summary_citation_click_and_download(page, server, tmp_path):
         assert page.locator(f"#lit-summary h4:has-text('{name}')").count() == 1
     source = page.locator("#lit-summary .cite-source")
     assert not source.is_visible()
-    cite = page.locator("#lit-summary button.cite").first
+    assert page.locator("#lit-summary ul.facts li").count() >= 2  # the paper's key facts head the summary
+    cite = page.locator("#lit-summary button.cite[data-passage]").first  # (the design cites the title: no passage)
     cited_page = cite.get_attribute("data-page")
     cite.click()
     source.wait_for(state="visible", timeout=5000)

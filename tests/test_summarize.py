@@ -133,8 +133,8 @@ def test_chinese_summary_keeps_valid_citations(index):
     assert "用中文写" in engine.prompts[0]
     results = [(b.text, b.pages, b.note) for b in s.fields["results"]]
     assert results[0] == ("再入院率从 41 降至 18", [2], "")
-    # No citation: the page of the passage most relevant to Results (the Results section is on page 2).
-    assert results[1] == ("护士随访有效", [2], "page added") and len(results) == 2  # the stray tag is gone
+    # No citation: the page of the first passage shown for Results, the paper's own abstract Results (page 1).
+    assert results[1] == ("护士随访有效", [1], "page added") and len(results) == 2  # the stray tag is gone
     assert s.dropped[0]["missing"] == ["7"]
     assert "## 结果" in to_markdown(s)
 

@@ -2,6 +2,9 @@
 streams answers. The UI talks to this and to model.engine's Chunk stream only; torch and onnxruntime
 are imported by the engine, never by the UI.
 
+Which model answers: --endpoint on the command line, else the choice saved in Settings → Models (a model
+server, or a model built on this computer), else the default local model. use() switches without a restart.
+
 The first-run build runs as a child process (`python -m medassist.model build --json-progress`) so its
 peak memory goes back to the system before the model is loaded, and its progress shows both in
 the terminal and on the page.

@@ -30,6 +30,7 @@ CSS = """
 .paper-view .cite-source .hit { background: #fff59d; }
 .paper-view .partial { color: #777; white-space: pre-wrap; }
 .paper-view .meta { color: #666; font-size: 0.9em; }
+.paper-view ul.facts { background: #f1f8e9; border-left: 4px solid #7cb342; padding: 8px 12px 8px 28px; border-radius: 4px; }
 """
 
 

@@ -210,6 +210,19 @@ def split_references(text_lines: list[str]) -> list[Reference]:
     return [parse_reference(e) for e in entries if len(e.strip()) > 15]
 
 
+# What sits in large type on a first page but is not the paper's title.
+STAMP = re.compile(r"www\.|https?://|\bdoi\b|arxiv|\bissn\b|\bvol(?:ume)?\.?\s*\d|©|copyright|"
+                   r"^\s*(?:research(?: article)?|original (?:article|research)|review(?: article)?|open access|"
+                   r"case report|brief report|letter|editorial|article|clinical science|journal of .*|"
+                   r"\w+ et al\.?)\s*$|\bjournal\b.*\d{4}|^\s*[\d\s:;()–-]+$", re.I)
+
+
+def plausible_title(text: str) -> bool:
+    """At least three words, not a file name or a word processor's label, not a stamp."""
+    t = (text or "").strip()
+    return (len(t.split()) >= 3 and not STAMP.search(t) and not re.search(r"\.(?:docx?|pdf|tex)$|^microsoft word", t, re.I))
+
+
 def split_abstract(text: str) -> dict[str, str]:
     """A structured abstract's labelled parts ("Background: … Methods: …"), or {} if unlabelled."""
     labels = r"(Background|Introduction|Objectives?|Aims?|Purpose|Methods?|Design|Results?|Findings|Conclusions?|Interpretation|背景|目的|方法|结果|结论)\s*[:：]"
@@ -234,10 +247,14 @@ def read_pdf(source, *, max_pages: int = MAX_PAGES, max_mb: float = MAX_MB) -> P
     lines = _drop_running_text(lines, pages)
     # A damaged font can report size 0 for its text: leave those out of the body size, never divide by 0.
     body = statistics.median([ln["size"] for ln in lines if ln["size"] > 0] or [1.0])
-    # The title: the consecutive largest lines on page 1.
-    first = [ln for ln in lines if ln["page"] == 1]
+    # The title: the largest lines on page 1 that are not a journal's header, a URL, a DOI or an arXiv stamp.
+    first = [ln for ln in lines if ln["page"] == 1 and not STAMP.search(ln["text"]) and len(ln["text"].strip()) > 3]
     top = max((ln["size"] for ln in first), default=0)
     title_lines = [ln for ln in first if ln["size"] >= top - 0.5] if top > body * 1.2 else []
+    title = _join([t["text"] for t in title_lines])
+    meta = (doc.metadata or {}).get("title", "").strip()
+    if plausible_title(meta) and not plausible_title(title):  # the document's own metadata, when it is a title
+        title = meta
     sections, current, buf = [], Section("", "front"), []
 
     def flush_paragraph():
@@ -275,7 +292,7 @@ def read_pdf(source, *, max_pages: int = MAX_PAGES, max_mb: float = MAX_MB) -> P
     for s in sections:
         if s.kind in ("abstract", "front") and (abstract := split_abstract(s.text)):
             break
-    return Paper(title=_join([t["text"] for t in title_lines]), pages=pages, sections=sections,
+    return Paper(title=title, pages=pages, sections=sections,
                  references=split_references(refs_lines), abstract=abstract, skipped_pages=skipped)
 
 

@@ -76,6 +76,13 @@ def summary_messages(field: str, passages: list[tuple[int, str]], lang: str = "e
     return _over_paper(passages, ask, lang)
 
 
+def translate_messages(bullets: list[tuple[str, list[int]]]) -> tuple[str, list[dict]]:
+    """(system, messages) asking for summary bullets written in the wrong language to be put into Chinese."""
+    lines = "\n".join(f"- {text} [p. {', '.join(map(str, pages)) or '?'}]" for text, pages in bullets)
+    ask = f"把下面的要点逐条翻译成中文。保留每条末尾的页码引用 [p. N] 和所有数字，不要增加内容：\n\n{lines}"
+    return DOC_SYSTEM_ZH, [{"role": "user", "content": ask}]
+
+
 def paper_question_messages(question: str, passages: list[tuple[int, str]], lang: str = "en") -> tuple[str, list[dict]]:
     """(system, messages) answering a question about a paper from retrieved passages, with page citations."""
     if lang == "zh":

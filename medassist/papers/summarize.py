@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Iterator
 
 
+from medassist.papers.facts import facts_line, paper_facts
 from medassist.papers.factcheck import NumberGuard, parse_bullets
 from medassist.papers.passages import PaperIndex, Passage, approx_tokens
 from medassist.model import endpoints
+from medassist.model.chat import is_chinese
 from medassist.model.defaults import DOCUMENT
 from medassist.model.engine.remote import RemoteError
 from medassist.papers import prompts as P
@@ -40,6 +42,8 @@ QUERIES = {  # what a passage relevant to each field talks about (MiniLM is an E
     "conclusions": "conclusions of the study, what the findings mean and the implications for practice",
     "limitations": "limitations of this study, weaknesses, possible bias, small sample, generalisability",
 }
+ABSTRACT_PART = {"background": ("abstract:background",), "methods": ("abstract:methods",),
+                 "results": ("abstract:results",), "conclusions": ("abstract:conclusions",)}
 PRIORS = {
     "background": {"background": 0.15, "abstract:background": 0.2},
     "methods": {"methods": 0.15, "abstract:methods": 0.2},
@@ -81,6 +85,7 @@ class Summary:
     lang: str
     model: str
     fields: dict[str, list[Bullet]] = field(default_factory=dict)
+    facts: dict[str, dict] = field(default_factory=dict)  # design, size, result, conclusion: value, evidence, page
     dropped: list[dict] = field(default_factory=list)  # removed sentences: {field, sentence, reason, missing}
     stats: dict = field(default_factory=dict)
 
@@ -107,6 +112,9 @@ def batches_for(index: PaperIndex, f: str, cfg: SummaryConfig) -> list[list[Pass
     """Passages for one field, in batches that each fit the context budget, each batch in page order."""
     n = cfg.map_batches if index.paper.pages > cfg.long_pages else 1
     ranked = index.search(QUERIES[f], k=cfg.top_k * n, prior=PRIORS.get(f))
+    # The paper's own structured abstract is the primary evidence for its field: it leads the first batch.
+    own = [p for p in index.passages if p.kind in ABSTRACT_PART.get(f, ())]
+    ranked = [(p, 1.0) for p in own] + [(p, s) for p, s in ranked if p not in own]
     out, cur, used = [], [], 0
     for p, _ in ranked:
         cost = approx_tokens(p.text)
@@ -140,6 +148,34 @@ def fit_passages(engine, build, passages: list[Passage], max_new_tokens: int) ->
         passages.pop()
 
 
+STOP = set("the and with that this from were was are for have has had been their which than into also not but "
+           "its they these those there such other more most less between among after before during when where while "
+           "study patients results".split())
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z][a-z0-9-]{3,}|\d+(?:\.\d+)?", text.lower()) if w not in STOP}
+
+
+def stated_by(index: PaperIndex, text: str, row, cfg: SummaryConfig) -> Passage | None:
+    """The passage that states this sentence: an abstract passage close in meaning (>= drop_below), or any passage
+    holding at least 75% of its content words and every number it gives; None when no passage does."""
+    abstract = [p for p in index.passages if p.kind.startswith("abstract")]
+    if abstract:
+        best = max(abstract, key=lambda p: row[p.id])
+        if row[best.id] >= cfg.drop_below:
+            return best
+    words = content_words(text)
+    numbers = {w for w in words if w[0].isdigit()}
+    if len(words) < 4:
+        return None
+    for p in index.passages:
+        have = content_words(p.text)
+        if numbers <= have and len(words & have) >= 0.75 * len(words):
+            return p
+    return None
+
+
 def check_bullets(index: PaperIndex, raw: list[tuple[str, list[int]]], shown: list[Passage], guard: NumberGuard,
                   cfg: SummaryConfig) -> tuple[list[Bullet], list[dict]]:
     """Number guard, citation range and support, duplicates; returns (bullets, dropped sentences).
@@ -164,7 +200,14 @@ def check_bullets(index: PaperIndex, raw: list[tuple[str, list[int]]], shown: li
             continue
         row = sims[i]
         best_shown = max(shown, key=lambda p: row[p.id])
-        if row[best_shown.id] < cfg.drop_below:  # nothing the model was shown says this: likely invented
+        # Nothing true is removed: a sentence the abstract supports, or whose words a passage of the paper
+        # states almost all of, stays even when no shown passage is close enough in meaning for MiniLM.
+        stated = stated_by(index, b.text, row, cfg) if row[best_shown.id] < cfg.drop_below else None
+        if stated is not None:
+            best_shown = stated
+            shown_pages.add(stated.page)
+        elif row[best_shown.id] < cfg.drop_below:
+            # nothing the model was shown, nor the abstract, nor any passage's own words say this: likely invented
             dropped.append({"sentence": b.text, "missing": [], "reason": "unsupported",
                             "support": round(float(row[best_shown.id]), 3)})
             b.pages = []
@@ -191,11 +234,14 @@ def check_bullets(index: PaperIndex, raw: list[tuple[str, list[int]]], shown: li
 
 def summarize(index: PaperIndex, engine, cfg: SummaryConfig, *, source: str = "", model: str = "",
               cancel=None) -> Iterator[dict]:
-    """Events: {"type": "stage", "stage", "fraction"} · {"type": "token", "field", "text"} ·
+    """Events: {"type": "facts", "facts"} (first) · {"type": "stage", "stage", "fraction"} · {"type": "token", "field", "text"} ·
     {"type": "field", "field", "bullets"} · {"type": "done", "summary"}. `engine` has Engine.stream's signature."""
     t0 = time.perf_counter()
     guard = NumberGuard(index.text)
     summary = Summary(index.paper.title, source, index.paper.pages, cfg.lang, model)
+    facts = paper_facts(index)  # deterministic, from the paper's own words: shown first, before any prose
+    summary.facts = {k: f.to_dict() for k, f in facts.items()}
+    yield {"type": "facts", "facts": facts}
     plan = {f: batches_for(index, f, cfg) for f in cfg.fields}
     total = sum(len(b) for b in plan.values()) or 1
     done, tokens = 0, 0
@@ -221,6 +267,11 @@ def summarize(index: PaperIndex, engine, cfg: SummaryConfig, *, source: str = ""
                 text = text.rsplit("\n", 1)[0] if "\n" in text.strip() else text  # the cut-off last line
             raw += parse_bullets(text)
             done += 1
+        if cfg.lang == "zh" and (wrong := [b for b in raw if not is_chinese(b[0])]):
+            # Every field in the language asked for: a check, not a hope. Bullets in another script are
+            # translated once; what still is not Chinese after that is dropped, and said so.
+            raw = [b for b in raw if is_chinese(b[0])] + _translated(engine, wrong, cfg, cancel)
+            summary.stats["translated"] = summary.stats.get("translated", 0) + len(wrong)
             if cancel is not None and cancel.is_set():
                 break
         bullets, dropped = check_bullets(index, raw, ranked, guard, cfg)
@@ -235,6 +286,16 @@ def summarize(index: PaperIndex, engine, cfg: SummaryConfig, *, source: str = ""
                          model_calls=done, generated_tokens=tokens, passages=len(index.passages))
     yield {"type": "stage", "stage": "done", "fraction": 1.0}
     yield {"type": "done", "summary": summary}
+
+
+def _translated(engine, bullets, cfg: SummaryConfig, cancel) -> list[tuple[str, list[int]]]:
+    system, messages = P.translate_messages(bullets)
+    text = "".join(c.text for c in engine.stream(messages, system=system, cancel=cancel,
+                                                  **DOCUMENT.kwargs(max_new_tokens=cfg.max_new_tokens * 2)))
+    out = parse_bullets(text)
+    if len(out) == len(bullets):  # a translation that lost its citation keeps the original's pages
+        out = [(t, pages or orig[1]) for (t, pages), orig in zip(out, bullets)]
+    return [b for b in out if is_chinese(b[0])]
 
 
 def answer_question(index: PaperIndex, engine, question: str, lang: str = "en", *, cancel=None,
@@ -263,6 +324,10 @@ def to_markdown(s: Summary) -> str:
     w = lambda key: P.summary_word(key, s.lang)  # noqa: E731
     lines = [f"# {s.title or s.source}", "", f"_{s.source} · {s.pages} {w('pages')} · {s.model}_", "",
              "> " + w("warning"), ""]
+    if s.facts:
+        from medassist.papers.facts import Fact
+
+        lines += ["- " + ln for ln in facts_line({k: Fact(**v) for k, v in s.facts.items()}, s.lang)] + [""]
     for f, bullets in s.fields.items():
         lines += [f"## {_field_name(f, s.lang)}", ""]
         lines += [f"- {b.text} {cite(b.pages)}" for b in bullets] or ["- " + w("nothing")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import os
 import threading
 import time
@@ -27,6 +28,7 @@ from medassist.store.safety import redact
 from medassist.app.service import ModelService
 from medassist.papers.summarize import SummaryConfig, answer_question, removed_reason, summarize, to_markdown
 from medassist.papers import prompts as P
+from medassist.papers.facts import facts_line
 
 UPDATE_S = 0.1
 ASK_TOKENS = 300
@@ -49,6 +51,11 @@ def new_state() -> dict:
     return {"index": None, "summary": None, "name": "", "path": None, "cid": None, "cancel": threading.Event()}
 
 
+def _bold(text: str) -> str:
+    """Escaped text with its **label** in bold (the facts lines are written as Markdown for the export)."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
+
+
 def _cite_button(page: int, passage: int | None, index: PaperIndex) -> str:
     if page not in index.pages:
         return html.escape(f"[p. {page}]")
@@ -65,10 +72,20 @@ def _page_templates(index: PaperIndex, pages: set[int]) -> str:
 
 
 def render_summary(index: PaperIndex, fields: dict, lang: str, partial_field: str = "", partial_text: str = "",
-                   dropped: list | None = None, stats: dict | None = None) -> str:
-    """The summary as HTML: cited bullets, the field being written (greyed), removed sentences, page sources."""
+                   dropped: list | None = None, stats: dict | None = None, facts: dict | None = None) -> str:
+    """The summary as HTML: the paper's key facts, cited bullets, the field being written (greyed), removed
+    sentences, page sources."""
     zh, pages = lang == "zh", set()
     parts = [f'<div class="paper-view"><h3>{html.escape(index.paper.title or "")}</h3>']
+    if facts:  # quoted from the paper before any prose is written: each cites the page that states it
+        items = []
+        for line, f in zip(facts_line(facts, lang), [facts[k] for k in ("design", "result", "conclusion") if k in facts]):
+            pages.add(f.page)
+            text = CITE.sub("", line).strip()
+            # the passage that holds the quoted sentence, so a click highlights it like any other citation
+            held = next((p.id for p in index.pages.get(f.page, []) if f.evidence[:80] in p.text), None)
+            items.append(f"<li>{_bold(text)} {_cite_button(f.page, held, index)}</li>")
+        parts.append(f'<ul class="facts">{"".join(items)}</ul>')
     for f, bullets in fields.items():
         parts.append(f"<h4>{P.SUMMARY_FIELDS[f][1 if zh else 0]}</h4>" + ("<ul>" if bullets else ""))
         for b in bullets:
@@ -157,32 +174,34 @@ def run_summary(service: ModelService, history: History, cfg, path, summary_lang
     if not service.ready:
         yield t("not_ready", lang), render_summary(index, {}, out_lang), none, none, state
         return
-    fields, cur, text, last = {}, "", "", 0.0
+    fields, cur, text, last, facts = {}, "", "", 0.0, None
     scfg = SummaryConfig(lang=out_lang)
     try:
         for ev in summarize(index, service, scfg, source=name, model=service.describe(), cancel=state["cancel"]):
-            if ev["type"] == "stage" and ev["stage"] != "done":
+            if ev["type"] == "facts":
+                facts = ev["facts"]
+            elif ev["type"] == "stage" and ev["stage"] != "done":
                 cur, text = ev["stage"], ""
                 label = P.SUMMARY_FIELDS[cur][1 if out_lang == "zh" else 0]
                 progress(0.1 + 0.9 * ev["fraction"], desc=label)
                 status = t("lit.writing", lang, field=label, pct=round(100 * ev["fraction"])) + skipped
-                yield status, render_summary(index, fields, out_lang, cur, text), none, none, state
+                yield status, render_summary(index, fields, out_lang, cur, text, facts=facts), none, none, state
             elif ev["type"] == "token":
                 text += ev["text"]
                 if time.perf_counter() - last > UPDATE_S:
                     last = time.perf_counter()
-                    yield gr.update(), render_summary(index, fields, out_lang, cur, text), none, none, state
+                    yield gr.update(), render_summary(index, fields, out_lang, cur, text, facts=facts), none, none, state
             elif ev["type"] == "field":
                 fields[ev["field"]], cur, text = ev["bullets"], "", ""
             elif ev["type"] == "done":
                 summary = ev["summary"]
     except Exception as e:
-        yield "⚠️ " + error_text(e, lang), render_summary(index, fields, out_lang), \
+        yield "⚠️ " + error_text(e, lang), render_summary(index, fields, out_lang, facts=facts), \
             none, none, state
         return
     state["summary"] = summary
     done = t("lit.stopped" if summary.stats.get("cancelled") else "lit.done", lang, **summary.stats) + skipped
-    rendered = render_summary(index, summary.fields, out_lang, dropped=summary.dropped, stats=summary.stats)
+    rendered = render_summary(index, summary.fields, out_lang, dropped=summary.dropped, stats=summary.stats, facts=facts)
     # The summary is on screen now: a failure to store it or to write its downloads must not take it away.
     try:
         state["cid"] = history.new_conversation(f"📄 {summary.title or name}")
