@@ -25,7 +25,6 @@ def test_vllm_reasoning_content_stream_is_split_into_thinking_and_answer():
     with ScriptedServer(lambda body: recorded("vllm_reasoning_content.txt")) as srv:
         e = engine(srv, model="deepseek-ai/DeepSeek-R1-Distill-Qwen-7B")
         chunks = list(e.stream(Q, system="Be careful.", thinking_budget=512))
-    r = e.generate  # noqa: F841  (generate joins the same stream)
     thinking = "".join(c.text for c in chunks if c.phase == "thinking")
     answer = "".join(c.text for c in chunks if c.phase == "answer")
     assert thinking == "Crushing chest pain for two hours, radiating to the left shoulder: acute coronary syndrome until proven otherwise."

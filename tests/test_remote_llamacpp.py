@@ -9,7 +9,6 @@ Needs `llama-cpp-python[server]` (builds from source, ~5 min: .ci/run installs i
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys

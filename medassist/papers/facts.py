@@ -134,7 +134,7 @@ def _design(places) -> Fact | None:
             for s in sentences(t)]
     for design, en, zh in _CUES:
         for s, page, where in text:
-            if m := (en.search(s) or zh.search(s)):
+            if en.search(s) or zh.search(s):
                 return Fact(design, s, page, where + " (described, not named)")
     return None
 

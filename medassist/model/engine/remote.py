@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from pathlib import Path
 from typing import Iterator
 
 from medassist.model.defaults import QA
@@ -112,10 +113,8 @@ class RemoteEngine(Engine):
         self.client = client(ep)
         self._context = ep.context_length or context_length or DEFAULT_CONTEXT
         self._tokenizer = None
-        if ep.tokenizer:
+        if ep.tokenizer:  # a folder (or file) with the model's tokenizer.json: exact counts instead of the estimate
             from tokenizers import Tokenizer
-
-            from pathlib import Path
 
             p = Path(ep.tokenizer).expanduser()
             self._tokenizer = Tokenizer.from_file(str(p / "tokenizer.json" if p.is_dir() else p))
