@@ -61,9 +61,9 @@ def label(meshes: list[str]) -> tuple[str, set[str]] | None:
 
 def pick(data: dict, n: int, held_out: bool = True) -> list[tuple[str, dict, set[str]]]:
     """n papers in the QUOTA mix. The design rules (medassist/papers/facts.py) were written while reading the
-    first n eligible papers of each design (held_out=False); the benchmark scores the next n (held_out=True)."""
+    first QUOTA eligible papers of each design (held_out=False: those); the benchmark scores papers after them."""
     quota = {d: max(1, round(q * n / sum(QUOTA.values()))) for d, q in QUOTA.items()}
-    skip = dict(quota) if held_out else {d: 0 for d in quota}
+    skip = dict(QUOTA) if held_out else {d: 0 for d in quota}  # the rules were written on QUOTA's first papers
     out = []
     for pmid, rec in sorted(data.items()):
         lab = label(rec.get("MESHES", []))
