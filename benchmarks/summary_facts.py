@@ -33,7 +33,7 @@ from medassist.model.paths import REPO as ROOT, shared_data
 from medassist.papers.factcheck import NumberGuard
 from medassist.papers.passages import PaperIndex
 from medassist.papers.pdfread import read_pdf
-from medassist.papers.summarize import SummaryConfig, content_words, summarize
+from medassist.papers.summarize import SummaryConfig, stating_passage, summarize
 
 MESH = [("cross-sectional study", {"Cross-Sectional Studies"}), ("case-control study", {"Case-Control Studies"}),
         ("cohort study", {"Cohort Studies", "Prospective Studies", "Longitudinal Studies"}),
@@ -115,13 +115,6 @@ def render(pmid: str, rec: dict, path: Path, variant: int) -> Path:
     return path
 
 
-def stated(index: PaperIndex, sentence: str) -> bool:
-    words = content_words(sentence)
-    numbers = {w for w in words if w[0].isdigit()}
-    return len(words) >= 4 and any(numbers <= (have := content_words(p.text)) and len(words & have) >= 0.75 * len(words)
-                                   for p in index.passages)
-
-
 def score(pdf: Path, accepted: set[str] | None, results_text: str, conclusion: str, engine, embedder,
           cfg: SummaryConfig, model: str) -> dict:
     from medassist.papers.facts import DESIGN_ZH
@@ -143,8 +136,8 @@ def score(pdf: Path, accepted: set[str] | None, results_text: str, conclusion: s
         cos = float(a @ b)
     bullets = [b.text for bs in summary.fields.values() for b in bs]
     sims = index.similarity(bullets) if bullets else []
-    unsupported = [t for i, t in enumerate(bullets) if max(sims[i]) < 0.5 and not stated(index, t)] if bullets else []
-    true_removed = [d["sentence"] for d in summary.dropped if stated(index, d["sentence"])]
+    unsupported = [t for i, t in enumerate(bullets) if max(sims[i]) < 0.5 and stating_passage(index, t) is None] if bullets else []
+    true_removed = [d["sentence"] for d in summary.dropped if stating_passage(index, d["sentence"]) is not None]
     return {"paper": pdf.name, "pages": index.paper.pages, "seconds": round(seconds, 1), "design": design,
             "design_shown": DESIGN_ZH.get(design, design) if cfg.lang == "zh" else design,
             "accepted": sorted(accepted) if accepted else None,

@@ -157,14 +157,8 @@ def content_words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z][a-z0-9-]{3,}|\d+(?:\.\d+)?", text.lower()) if w not in STOP}
 
 
-def stated_by(index: PaperIndex, text: str, row, cfg: SummaryConfig) -> Passage | None:
-    """The passage that states this sentence: an abstract passage close in meaning (>= drop_below), or any passage
-    holding at least 75% of its content words and every number it gives; None when no passage does."""
-    abstract = [p for p in index.passages if p.kind.startswith("abstract")]
-    if abstract:
-        best = max(abstract, key=lambda p: row[p.id])
-        if row[best.id] >= cfg.drop_below:
-            return best
+def stating_passage(index: PaperIndex, text: str) -> Passage | None:
+    """A passage holding at least 75% of the sentence's content words and every number it gives, or None."""
     words = content_words(text)
     numbers = {w for w in words if w[0].isdigit()}
     if len(words) < 4:
@@ -174,6 +168,17 @@ def stated_by(index: PaperIndex, text: str, row, cfg: SummaryConfig) -> Passage 
         if numbers <= have and len(words & have) >= 0.75 * len(words):
             return p
     return None
+
+
+def stated_by(index: PaperIndex, text: str, row, cfg: SummaryConfig) -> Passage | None:
+    """The passage that states this sentence: an abstract passage close in meaning (>= drop_below), or one that
+    holds its words and numbers (stating_passage); None when no passage does."""
+    abstract = [p for p in index.passages if p.kind.startswith("abstract")]
+    if abstract:
+        best = max(abstract, key=lambda p: row[p.id])
+        if row[best.id] >= cfg.drop_below:
+            return best
+    return stating_passage(index, text)
 
 
 def check_bullets(index: PaperIndex, raw: list[tuple[str, list[int]]], shown: list[Passage], guard: NumberGuard,

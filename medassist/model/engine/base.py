@@ -138,8 +138,20 @@ class Engine(ABC):
     def context_length(self) -> int:
         return 32768
 
+    def stream(self, messages: list[dict], *, max_new_tokens: int = QA.max_new_tokens,
+               temperature: float = QA.temperature, top_p: float = QA.top_p,
+               thinking_budget: int = QA.thinking_budget, stop: list[str] | None = None,
+               system: str | None = None, seed: int | None = None,
+               cancel: threading.Event | None = None, loop_guard: bool = QA.loop_guard,
+               repetition_penalty: float = QA.repetition_penalty) -> Iterator[Chunk]:
+        """Stream (thinking, then answer) chunks. system: the system prompt, None for none
+        (chat.system_prompt(lang) is MedAssist's); cancel: set it to stop this generation."""
+        yield from self._stream(messages, max_new_tokens, temperature, top_p, thinking_budget, stop or [], system,
+                                seed, cancel, loop_guard, repetition_penalty)
+
     @abstractmethod
-    def stream(self, messages: list[dict], **kw) -> Iterator[Chunk]: ...
+    def _stream(self, messages, max_new_tokens, temperature, top_p, thinking_budget, stop, system, seed, cancel,
+                loop_guard, repetition_penalty) -> Iterator[Chunk]: ...
 
     @abstractmethod
     def prompt_room(self, messages: list[dict], *, system: str | None = None, think: bool = True,
@@ -185,19 +197,11 @@ class LocalEngine(Engine):
     def render(self, messages: list[dict], *, system: str | None = None, think: bool = True) -> str:
         return P.build_prompt(self.chat_template, messages, system=system, think=think, **self.special)
 
-    def stream(self, messages: list[dict], *, max_new_tokens: int = QA.max_new_tokens,
-               temperature: float = QA.temperature, top_p: float = QA.top_p,
-               thinking_budget: int = QA.thinking_budget, stop: list[str] | None = None,
-               system: str | None = None, seed: int | None = None,
-               cancel: threading.Event | None = None, loop_guard: bool = QA.loop_guard,
-               repetition_penalty: float = QA.repetition_penalty) -> Iterator[Chunk]:
-        """Stream (thinking, then answer) chunks. system: the system prompt, None for none
-        (chat.system_prompt(lang) is MedAssist's); cancel: set it to stop this generation."""
-        with self._lock:
-            yield from self._stream(messages, max_new_tokens, temperature, top_p, thinking_budget,
-                                    stop or [], system, seed, cancel, loop_guard, repetition_penalty)
+    def _stream(self, *args):
+        with self._lock:  # one generation at a time on a model in this process
+            yield from self._decode(*args)
 
-    def _stream(self, messages, max_new_tokens, temperature, top_p, thinking_budget, stop, system, seed, cancel,
+    def _decode(self, messages, max_new_tokens, temperature, top_p, thinking_budget, stop, system, seed, cancel,
                 loop_guard, repetition_penalty):
         t0 = time.perf_counter()
         think = thinking_budget > 0

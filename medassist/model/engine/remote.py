@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from medassist.model.defaults import QA
 from medassist.model.endpoints import Endpoint, client
 from medassist.model.engine.base import Chunk, Engine, EngineInfo, StopFilter
 from medassist.model.thinking import ANSWER, THINKING, LoopGuard, ThinkParser
@@ -129,23 +128,21 @@ class RemoteEngine(Engine):
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text).ids) if self._tokenizer else estimate_tokens(text)
 
+    def prompt_tokens(self, msgs: list[dict]) -> int:
+        """8 tokens a message for the chat template's role markers; the tokenizer's count or the estimate for text."""
+        return sum(self.count_tokens(m["content"]) + 8 for m in msgs)
+
     def prompt_room(self, messages, *, system=None, think=True, max_new_tokens=0) -> int:
         msgs = ([{"role": "system", "content": system}] if system else []) + list(messages)
-        # 8 tokens a message for the chat template's role markers; the tokenizer's count or the estimate for text.
-        used = sum(self.count_tokens(m["content"]) + 8 for m in msgs)
-        return self.context_length - used - max_new_tokens - 16
+        return self.context_length - self.prompt_tokens(msgs) - max_new_tokens - 16
 
-    def stream(self, messages: list[dict], *, max_new_tokens: int = QA.max_new_tokens,
-               temperature: float = QA.temperature, top_p: float = QA.top_p,
-               thinking_budget: int = QA.thinking_budget, stop: list[str] | None = None,
-               system: str | None = None, seed: int | None = None,
-               cancel: threading.Event | None = None, loop_guard: bool = QA.loop_guard,
-               repetition_penalty: float = QA.repetition_penalty) -> Iterator[Chunk]:
+    def _stream(self, messages, max_new_tokens, temperature, top_p, thinking_budget, stop, system, seed, cancel,
+                loop_guard, repetition_penalty) -> Iterator[Chunk]:
         # repetition_penalty is not part of the protocol: the server's own sampling settings apply.
         msgs = ([{"role": "system", "content": system}] if system else []) + [
             {"role": m["role"], "content": m["content"]} for m in messages]
         show = thinking_budget > 0
-        run = _Run(self, cancel, stop or [], max_new_tokens)
+        run = _Run(self, cancel, stop, max_new_tokens)
         sampling = dict(temperature=temperature, top_p=top_p if temperature > 0 else 1.0, seed=seed)
         budget = thinking_budget if show else SILENT_THINKING_CAP
         yield from run.request(msgs, budget + max_new_tokens, sampling, budget, show, loop_guard)
@@ -178,7 +175,7 @@ class _Run:
         e = self.e
         self.cut = False
         if not self.prompt_tokens:
-            self.prompt_tokens = sum(e.count_tokens(m["content"]) + 8 for m in msgs)
+            self.prompt_tokens = e.prompt_tokens(msgs)
         parser, split_by_server = None, False
         guard = LoopGuard() if loop_guard else None
         n_think, why = 0, None
