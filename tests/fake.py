@@ -32,6 +32,13 @@ class ScriptedSession:
     def drop_last(self):
         self.dropped += 1
 
+    def logits(self):
+        # The scripted reply's first character is the likeliest next token (for Engine.choose).
+        out = np.zeros(0x10000, dtype=np.float32)
+        if self.out:
+            out[self.out[0]] = 1.0
+        return out
+
 
 class ScriptedEngine(LocalEngine):
     """Replies with `script` (a string, or a function of the prompt text); records prompts and forced tokens."""

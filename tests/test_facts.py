@@ -32,6 +32,9 @@ from tests.fake import HashEmbedder, ScriptedEngine
     ("我们进行了一项荟萃分析，纳入 8 项研究。", "meta-analysis"),
     ("本研究为横断面调查。", "cross-sectional study"),
     ("采用病例对照研究。", "case-control study"),
+    ("We used a Markov state transition decision model to compare warfarin with no anticoagulation.",
+     "modelling study"),
+    ("DNA was genotyped in 73 newborns with TTN and 55 healthy controls from a Caucasian cohort.", "case-control study"),
 ])
 def test_design_named_in_a_sentence(sentence, design):
     assert design_of(sentence)[0] == design
@@ -43,6 +46,62 @@ def test_design_described_but_not_named():
     assert design_of("DNA was collected from 73 newborns and 55 healthy controls.", cues=True)[0] == "case-control study"
     assert design_of("Children were followed up for five years.", cues=True)[0] == "cohort study"
     assert design_of("Nurses completed a questionnaire.", cues=True)[0] == "cross-sectional study"
+
+
+@pytest.mark.parametrize("sentence", [
+    "The primary physis is responsible for longitudinal bone growth.",  # not a longitudinal study
+    "Qualitative (visual) interpretation of the SPECT data found no difference.",  # not a qualitative study
+    "Digital tomosynthesis for the follow-up of nephrolithiasis.",  # imaging used in follow-up, not a cohort
+])
+def test_words_that_look_like_a_design_but_are_not(sentence):
+    assert design_of(sentence) is None
+
+
+def test_sampling_at_random_is_not_randomisation():
+    assert design_of("Cells were counted in a blind review of 42 randomly selected biopsies.", cues=True) is None
+    assert design_of("Forty patients were randomized prospectively to 9 or 15 months.", cues=True)[0] == \
+        "randomised controlled trial"
+
+
+def test_retrospective_records_of_cases_and_controls_are_a_case_control_study():
+    idx = index_of({"methods": "A total of 20 failure cases and 20 randomly selected controls were included in this "
+                               "retrospective study."})
+    assert paper_facts(idx)["design"].value == "case-control study"
+
+
+def test_animal_words_do_not_make_a_study_of_people_an_animal_study():
+    idx = index_of({"methods": "The study was performed in 164 obese and 94 normal-weight individuals (controls). "
+                               "In addition, we performed in-vitro experiments in murine macrophages."})
+    assert paper_facts(idx)["design"].value == "case-control study"
+
+
+def test_the_model_reads_the_design_only_where_the_paper_is_silent_and_it_says_so():
+    silent = {"methods": "Patients referred for reflux underwent 24-h pH monitoring. The raw data were corrected "
+                         "by visual inspection."}
+    from medassist.papers.facts import MODEL_CHOICES
+
+    engine = ScriptedEngine("ABCDEFGHIJKLMN"[MODEL_CHOICES.index("diagnostic accuracy study")])
+    idx = index_of(silent)
+    assert "design" not in paper_facts(idx)
+    events = list(summarize(SimpleNamespace(**vars(idx), text="", similarity=lambda b: [[1.0]] * len(b),
+                                            search=lambda *a, **k: []), engine,
+                            SummaryConfig(fields=(), design_by_model="always")))
+    facts = [e["facts"] for e in events if e["type"] == "facts"]
+    d = facts[-1]["design"]
+    assert d.value == "diagnostic accuracy study" and d.where.endswith("(the model's reading)")
+    assert "Which study design" in engine.prompts[-1] and "reflux" in engine.prompts[-1]
+    assert "the model's reading of the methods" in facts_line(facts[-1])[0]
+    # a paper that names its design is never sent to the model for it
+    named = ScriptedEngine("A")
+    list(summarize(SimpleNamespace(**vars(index_of({"methods": "A cross-sectional survey of 96 men."})), text="",
+                                   similarity=lambda b: [], search=lambda *a, **k: []), named,
+                   SummaryConfig(fields=(), design_by_model="always")))
+    assert not getattr(named, "prompts", [])
+    # by default only a server's model is asked (the bundled one was right on 50% of held-out papers)
+    local = ScriptedEngine("A")
+    list(summarize(SimpleNamespace(**vars(idx), text="", similarity=lambda b: [], search=lambda *a, **k: []), local,
+                   SummaryConfig(fields=())))
+    assert not getattr(local, "prompts", [])
 
 
 def index_of(paper_text: dict[str, str], title="A study", abstract: dict | None = None):

@@ -237,3 +237,11 @@ def test_the_serving_template_asks_the_way_training_did(tiny_hf, tmp_path):
     from tests.tiny import R1_TEMPLATE  # a template that opens <think> itself is left as it is
     (tmp_path / "r1" / "chat_template.jinja").write_text(R1_TEMPLATE)
     assert serving_template(tmp_path / "r1") == R1_TEMPLATE
+
+
+@pytest.mark.parametrize("reply, letter", [("C. Randomised controlled trial", "C"), ("The answer is (F).", "F"),
+                                           ("**B**", "B"), ("I cannot tell from this text.", None)])
+def test_a_server_model_picks_an_option_by_its_letter(reply, letter):
+    with ScriptedServer(lambda body: deltas(("content", reply))) as srv:
+        assert engine(srv).choose(Q, "ABCDEFG") == letter
+        assert srv.requests[0]["temperature"] == 0

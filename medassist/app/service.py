@@ -170,6 +170,16 @@ class ModelService:
             raise RuntimeError("The model is not ready yet.")
         return self.engine.stream(messages, **kw)
 
+    def generate(self, messages: list[dict], **kw):
+        if not self.ready:
+            raise RuntimeError("The model is not ready yet.")
+        return self.engine.generate(messages, **kw)
+
+    def choose(self, messages: list[dict], letters: str, **kw) -> str | None:
+        if not self.ready:
+            raise RuntimeError("The model is not ready yet.")
+        return self.engine.choose(messages, letters, **kw)
+
     def prompt_room(self, messages: list[dict], **kw) -> int:
         return self.engine.prompt_room(messages, **kw)
 
@@ -180,6 +190,11 @@ class ModelService:
 
             self._embedder = load_embedder(self.cfg.embedder)
         return self._embedder
+
+    @property
+    def info(self):
+        """The answering engine's EngineInfo (name, precision, backend: "remote" for a server)."""
+        return self.engine.info
 
     @property
     def remote_host(self) -> str | None:

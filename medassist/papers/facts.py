@@ -27,8 +27,9 @@ DESIGNS: list[tuple[str, str, str]] = [  # (design, English pattern, Chinese pat
      r"随机对照|随机分组|随机分配|双盲"),
     ("non-randomised trial", r"(?:single-arm|open-label|phase (?:i|ii|iii|1|2|3)|non-?randomi[sz]ed|controlled) trial",
      r"临床试验|非随机"),
-    ("case-control study", r"case[\s-]+control", r"病例对照"),
-    ("cohort study", r"cohort|longitudinal|follow(?:ed)?[\s-]+up (?:study|of)|prospective(?:ly)?,? (?:[\w-]+ )?(?:study|"
+    ("case-control study", r"case[\s-]+control|cases and (?:\w+ )?controls|\b\d+ (?:[\w-]+ ){0,2}controls\b", r"病例对照"),
+    # "follow-up study", not "for the follow-up of patients" (a title about imaging used in follow-up).
+    ("cohort study", r"cohort|longitudinal(?:ly)? (?:study|design|data|analysis|follow)|follow(?:ed)?[\s-]+up study|prospective(?:ly)?,? (?:[\w-]+ )?(?:study|"
                      r"followed|enrolled|collected|evaluated|analy[sz]ed)",
      r"队列|随访研究|纵向研究"),
     ("cross-sectional study", r"cross[\s-]+sectional|(?:questionnaire|telephone|online|national|postal) survey"
@@ -37,7 +38,9 @@ DESIGNS: list[tuple[str, str, str]] = [  # (design, English pattern, Chinese pat
      r"诊断准确|敏感性和特异性|灵敏度和特异度"),
     ("case report or series", r"case (?:report|series)|we (?:report|describe|present) (?:a|an|the|two|three) (?:case|patient)",
      r"病例报告|个案报道|病例系列"),
-    ("qualitative study", r"qualitative|semi-?structured interviews?|focus groups?|thematic analysis", r"质性研究|定性研究|访谈"),
+    ("qualitative study", r"qualitative (?:study|research|design|methods?|interviews?|approach|analysis|data)|semi-?structured interviews?|focus groups?|thematic analysis", r"质性研究|定性研究|访谈"),
+    ("modelling study", r"decision[\s-]analy[st]|markov(?:[\s-]+\w+){0,3}[\s-]+model|simulation model|"
+                        r"mathematical model", r"决策分析|马尔可夫|数学模型"),
     ("retrospective study", r"retrospective(?:ly)?|chart review|medical records (?:of|were reviewed)", r"回顾性"),
     ("laboratory or animal study", r"\bin vitro\b|\bmice\b|\brats?\b|cell lines?|animal model", r"体外|小鼠|大鼠|细胞系|动物模型"),
 ]
@@ -45,17 +48,21 @@ DESIGN_ZH = {"meta-analysis": "荟萃分析", "systematic review": "系统评价
              "non-randomised trial": "非随机临床试验", "case-control study": "病例对照研究", "cohort study": "队列研究",
              "cross-sectional study": "横断面研究", "diagnostic accuracy study": "诊断准确性研究",
              "case report or series": "病例报告/系列", "qualitative study": "质性研究", "retrospective study": "回顾性研究",
-             "laboratory or animal study": "实验室/动物研究"}
+             "modelling study": "模型/决策分析研究", "laboratory or animal study": "实验室/动物研究"}
 _COMPILED = [(d, re.compile(en, re.I), re.compile(zh)) for d, en, zh in DESIGNS]
 # When no design is named, what the methods describe, most telling first: the species, randomisation, a comparison
 # with controls, follow-up over time, a survey at one time, records looked back on.
 CUES: list[tuple[str, str, str]] = [
     ("laboratory or animal study", r"\b(?:rats?|mice|murine|dogs?|canine|pigs?|porcine|piglets?|rabbits?|sheep|ovine|"
-                                   r"rodents?|hamsters?|guinea pigs?|monkeys?|primates|horses|equine|zebrafish)\b",
+                                   r"ewes?|bovine|cattle|rodents?|hamsters?|guinea pigs?|monkeys?|primates|horses|equine|"
+                                   r"zebrafish)\b",
      r"大鼠|小鼠|家兔|犬|猪"),
-    ("randomised controlled trial", r"(?<!non-)(?<!non)randomi[sz]|randomly|placebo", r"(?<!非)随机|安慰剂"),
-    ("case-control study", r"\b(?:\d+|healthy|matched|age-matched) (?:\w+ )?controls\b|control (?:subjects|individuals|"
-                           r"participants|women|men|children)|healthy (?:volunteers|subjects|individuals)|"
+    # "randomly selected biopsies" or "a random sample" is sampling, not allocation.
+    ("randomised controlled trial", r"(?<!non-)(?<!non)randomi[sz](?:ed|ation)(?! sample)|randomly (?:assigned|"
+                                    r"allocated|divided)|placebo", r"(?<!非)随机(?!抽)|安慰剂"),
+    ("case-control study", r"\b(?:\d+|healthy|matched|age-matched) (?:[\w-]+ ){0,2}controls\b|\(controls?\)|served as "
+                           r"(?:the )?controls?|comprised the control group|control (?:subjects|individuals|"
+                           r"participants|women|men|children)|healthy (?:[\w-]+ )?(?:volunteers|subjects|individuals)|"
                            r"compared (?:with|to) (?:\d+ )?(?:healthy|normal|age-matched)", r"对照组|健康对照"),
     ("cohort study", r"follow(?:ed)?[\s-]+up|were followed|prospective(?:ly)?|incidence|over a period of \d+",
      r"随访|前瞻性"),
@@ -64,6 +71,10 @@ CUES: list[tuple[str, str, str]] = [
      r"回顾"),
 ]
 _CUES = [(d, re.compile(en, re.I), re.compile(zh)) for d, en, zh in CUES]
+_CUE_OF = {d: (en, zh) for d, en, zh in _CUES}
+HUMANS = re.compile(r"\b(?:\d+|[A-Z]?[a-z]+-?(?:one|two|three|four|five|six|seven|eight|nine|ty|teen|hundred))\s+"
+                    r"(?:[\w-]+\s+){0,2}(?:patients|participants|individuals|subjects|women|men|children|adults|"
+                    r"volunteers|infants|newborns|mothers)\b|例患者|名患者", re.I)
 EFFECT = re.compile(r"\b(?:HR|OR|RR|aOR|aHR|IRR|WMD|SMD|MD|NNT|AUC|ARR|RRR)\b|hazard ratio|odds ratio|risk ratio|"
                     r"relative risk|mean difference|95\s*%\s*(?:CI|confidence)|\bp\s*[<=>≤]\s*0?\.\d|"
                     r"风险比|比值比|置信区间", re.I)
@@ -127,16 +138,49 @@ def _design(places) -> Fact | None:
                 hit = design_of(s)
                 if hit and (best is None or _rank(hit[0]) < _rank(best[0])):
                     best = (hit[0], s, page, where)
+        if best and best[0] == "retrospective study":
+            # "Retrospective" is when the data were gathered, not a design: records of cases and of controls
+            # are a case-control study.
+            cc = next(((s, page, where) for where, page, text in places if where in tier for s in sentences(text)
+                       if _CUE_OF["case-control study"][0].search(s) or _CUE_OF["case-control study"][1].search(s)), None)
+            if cc:
+                return Fact("case-control study", cc[0], cc[1], cc[2] + " (described, not named)")
         if best:
             return Fact(best[0], best[1], best[2], best[3])
     # No design named anywhere: what the abstract and methods describe (the first cue, in CUES order, decides).
     text = [(s, page, where) for where, page, t in places if where.startswith(("abstract", "front", "methods", "title"))
             for s in sentences(t)]
+    humans = any(HUMANS.search(s) for s, _, _ in text)
     for design, en, zh in _CUES:
+        if design == "laboratory or animal study" and humans:
+            continue  # "murine macrophages" in a study of 164 obese and 94 normal-weight individuals
         for s, page, where in text:
             if en.search(s) or zh.search(s):
                 return Fact(design, s, page, where + " (described, not named)")
     return None
+
+
+MODEL_CHOICES = [d for d, _, _ in DESIGNS if d != "retrospective study"]
+
+
+def design_by_model(index, engine) -> Fact | None:
+    """The design as the model reads the methods, for a paper that neither names its design nor describes it in
+    the cue words: one short call without reasoning, one design from the list. The evidence is the passage it
+    read, and the fact says it is the model's reading (the reader can check the passage)."""
+    places = _places(index)
+    read = ([x for x in places if x[0] in ("abstract:methods", "methods")]
+            or [x for x in places if x[0] in ("abstract", "front", "abstract:background", "abstract:other")])
+    if not read:
+        return None
+    where, page, text = read[0]
+    text = " ".join(sentences(text)[:12])[:1800]
+    letters = "ABCDEFGHIJKLMN"[:len(MODEL_CHOICES)]
+    options = "\n".join(f"{letters[i]}. {d}" for i, d in enumerate(MODEL_CHOICES))
+    ask = (f"Methods of a medical research paper:\n\n{text}\n\nWhich study design is this?\n{options}\n"
+           "Answer with the letter only.")
+    letter = engine.choose([{"role": "user", "content": ask}], letters)
+    design = MODEL_CHOICES[letters.index(letter)] if letter else None
+    return Fact(design, text, page, where + " (the model's reading)") if design else None
 
 
 def _rank(design: str) -> int:
@@ -222,7 +266,8 @@ def facts_line(facts: dict[str, Fact], lang: str = "en") -> list[str]:
         value = DESIGN_ZH.get(d.value, d.value) if zh else d.value
         out.append(("**研究设计：**" if zh else "**Design:** ") + value + (f"（{size.value}）" if zh and size else
                                                                               f" ({size.value})" if size else "")
-                   + f" [p. {d.page}]")
+                   + (("（模型据方法部分判断）" if zh else " — the model's reading of the methods")
+                      if d.where.endswith("(the model's reading)") else "") + f" [p. {d.page}]")
     for key, en, cn in (("result", "Headline result", "主要结果"), ("conclusion", "Authors' conclusion", "作者结论")):
         if f := facts.get(key):
             out.append((f"**{cn}（原文）：** " if zh else f"**{en}:** ") + f"“{f.value}” [p. {f.page}]")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 
-from medassist.papers.facts import facts_line, paper_facts
+from medassist.papers.facts import design_by_model, facts_line, paper_facts
 from medassist.papers.factcheck import NumberGuard, parse_bullets
 from medassist.papers.passages import PaperIndex, Passage, approx_tokens
 from medassist.model import endpoints
@@ -66,6 +66,10 @@ class SummaryConfig:
     support_min: float = 0.35  # below this the cited page does not back the sentence: re-cite if another does
     drop_below: float = 0.45  # English bullets no shown passage supports this well are removed (set 0 to keep)
     duplicate: float = 0.9  # bullets more similar than this are one bullet
+    # A paper that neither names nor describes its design: ask the model ("never" | "server" | "always"). Only a
+    # server's model by default: the bundled one picked the right design for 50% of held-out papers (the rules:
+    # 89%) and none of those the rules left blank, and a blank is better than a wrong design.
+    design_by_model: str = "server"
 
 
 @dataclass
@@ -247,6 +251,11 @@ def summarize(index: PaperIndex, engine, cfg: SummaryConfig, *, source: str = ""
     facts = paper_facts(index)  # deterministic, from the paper's own words: shown first, before any prose
     summary.facts = {k: f.to_dict() for k, f in facts.items()}
     yield {"type": "facts", "facts": facts}
+    ask = cfg.design_by_model == "always" or (cfg.design_by_model == "server" and engine.info.backend == "remote")
+    if "design" not in facts and ask and (d := design_by_model(index, engine)):
+        facts["design"] = d  # the paper neither names nor describes its design: the model's reading, marked so
+        summary.facts["design"] = d.to_dict()
+        yield {"type": "facts", "facts": facts}
     plan = {f: batches_for(index, f, cfg) for f in cfg.fields}
     total = sum(len(b) for b in plan.values()) or 1
     done, tokens = 0, 0

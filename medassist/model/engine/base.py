@@ -16,6 +16,7 @@ less likely. Every chunk after the think block says what closed it (think_end).
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -170,6 +171,15 @@ class Engine(ABC):
                       last.tokens_per_s, last.ttft_s, last.finish_reason, last.think_end)
 
 
+    def choose(self, messages: list[dict], letters: str, *, system: str | None = None) -> str | None:
+        """Which of the lettered options the model picks for a multiple-choice prompt: here by asking for the
+        letter (a server); LocalEngine reads the letter's likelihood instead (small models rarely answer with
+        a bare letter). None when the reply names no option."""
+        r = self.generate(messages, system=system, thinking_budget=0, max_new_tokens=48, temperature=0)
+        hits = re.findall(rf"(?:answer is|^|\(|\*\*)\s*\(?([{letters}])\b", r.answer.strip(), flags=re.M)
+        return hits[0] if hits else None
+
+
 class LocalEngine(Engine):
     """A model in this process: a backend (ONNX, PyTorch) supplies tokenization and a token-at-a-time Session."""
     chat_template: str
@@ -193,6 +203,15 @@ class LocalEngine(Engine):
                     max_new_tokens: int = 0) -> int:
         return self.context_length - len(self.encode(self.render(messages, system=system, think=think))) \
             - max_new_tokens - 16
+
+    def choose(self, messages: list[dict], letters: str, *, system: str | None = None) -> str | None:
+        # The reasoning closed and "The answer is (" opened: the next token is the letter; take the likeliest.
+        ids = self.encode(self.render(messages, system=system, think=False) + "The answer is (")
+        with self._lock:
+            logits = self.start(ids, temperature=0, top_p=1, max_length=len(ids) + 2, seed=0).logits()
+        flat = [float(x) for x in (logits.reshape(-1) if hasattr(logits, "reshape") else logits)]
+        scores = [flat[self.encode(x)[0]] for x in letters]
+        return letters[scores.index(max(scores))]
 
     def render(self, messages: list[dict], *, system: str | None = None, think: bool = True) -> str:
         return P.build_prompt(self.chat_template, messages, system=system, think=think, **self.special)
