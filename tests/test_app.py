@@ -99,3 +99,78 @@ def test_history_list_preselects_nothing(tmp_path):
     demo = build_ui(ModelService(AppConfig(language="en"), engine=ScriptedEngine("ok")), history, AppConfig(language="en"))
     (dropdown,) = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "conversations"]
     assert dropdown.value is None and len(dropdown.choices) == 1
+
+
+def test_deleting_the_open_conversation_resets_the_session(tmp_path):
+    """Deleted text is never sent to the model again, and the next answer is saved (no foreign-key error)."""
+    from medassist.app.tabs.qa import delete_conversation
+
+    history = History(tmp_path / "h.sqlite")
+    engine = ScriptedEngine("Think.</think>An answer.")
+    service = ModelService(AppConfig(), engine=engine)
+    state = new_state()
+    chat = run(respond(service, history, "Patient Zhang, secret history of X", [], state, 64, 0.6, 64, "English"))[0]
+    chat, state = delete_conversation(history, state["cid"], chat, state)
+    assert chat == [] and state["cid"] is None and history.conversations() == []
+    chat, _, _, stats, state = run(respond(service, history, "A new question", chat, state, 64, 0.6, 64, "English"))
+    assert "secret history" not in engine.last_prompt and "tokens/s" in stats
+    assert [m["content"] for m in history.messages(state["cid"])] == ["A new question", "An answer."]
+
+
+def test_a_conversation_deleted_in_another_tab_is_not_resent(tmp_path):
+    history = History(tmp_path / "h.sqlite")
+    engine = ScriptedEngine("An answer.")
+    service = ModelService(AppConfig(), engine=engine)
+    state = new_state()
+    run(respond(service, history, "First: the deleted text", [], state, 0, 0.6, 64, "English"))
+    history.delete_all()  # "Delete all my data" from another tab: this tab's state still holds the old turns
+    chat, _, _, stats, state = run(respond(service, history, "Second question", [{"role": "user", "content": "x"}],
+                                           state, 0, 0.6, 64, "English"))
+    assert "deleted text" not in engine.last_prompt and chat[0]["content"] == "Second question"
+    assert len(history.conversations()) == 1 and "tokens/s" in stats
+
+
+def test_a_storage_failure_keeps_the_answer_on_screen(tmp_path, monkeypatch):
+    import sqlite3
+
+    history = History(tmp_path / "h.sqlite")
+    service = ModelService(AppConfig(), engine=ScriptedEngine("Think.</think>Keep me."))
+
+    def full(*a, **k):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(history, "save_turn", full)
+    for lang, words in (("English", "disk is full"), ("中文", "磁盘已满")):
+        state = new_state()
+        chat, box, _, stats, state = run(respond(service, history, "What now?", [], state, 64, 0.6, 64, lang))
+        assert chat[-1]["content"] == "Keep me." and box == "" and words in stats and "Traceback" not in stats
+    monkeypatch.setattr(history, "save_turn", lambda *a, **k: (_ for _ in ()).throw(
+        sqlite3.OperationalError("database is locked")))
+    stats = run(respond(service, history, "Again?", [], new_state(), 64, 0.6, 64, "English"))[3]
+    assert "in use by another program" in stats
+
+
+def test_ask_this_paper_after_delete_all_saves_a_new_conversation(tmp_path):
+    from medassist.app.tabs import literature
+
+    history = History(tmp_path / "h.sqlite")
+    service = ModelService(AppConfig(), engine=ScriptedEngine("It says 5 mg [p. 1]."))
+    state = literature.new_state()
+    state["cid"] = history.save_turn(None, "📄 paper", "summarise", "summary")
+    history.delete_all()
+    from medassist.papers.passages import PaperIndex
+    from medassist.papers.pdfread import Paper, Paragraph, Section
+    from tests.fake import HashEmbedder
+
+    paper = Paper(title="A paper", pages=1, sections=[Section("Results", "results", [Paragraph(1, "Patients received the study drug once daily for twelve weeks. The dose was 5 mg in every arm of the trial.")])],
+                  references=[], abstract={}, skipped_pages=[])
+    index = PaperIndex.build(paper, HashEmbedder())
+    state["index"] = index
+    monkey = literature.answer_question
+    literature.answer_question = lambda *a, **k: iter(["It says 5 mg [p. 1]."])
+    try:
+        out = list(literature.ask_paper(service, history, "What dose?", "English", "English", state))
+    finally:
+        literature.answer_question = monkey
+    assert "⚠️" not in out[-1][0] and history.exists(state["cid"])
+    assert [m["content"] for m in history.messages(state["cid"])] == ["What dose?", "It says 5 mg [p. 1]."]

@@ -207,6 +207,27 @@ def test_settings_tab_says_where_data_lives(page):
     shot(page, "settings")
 
 
+def test_delete_all_asks_first_then_clears_the_page(page, server):
+    ask(page, "A question to be deleted")
+    page.wait_for_selector("#stats:has-text('tokens/s')", timeout=30000)
+    page.get_by_role("tab", name="Settings").click()
+    page.click("#delete-all")
+    page.wait_for_selector("#delete-all-confirm:has-text('removed for good')", timeout=5000)
+    page.click("#delete-all-cancel")
+    page.wait_for_selector("#delete-all-confirm", state="hidden", timeout=5000)
+    assert server["history"].conversations()  # Cancel deleted nothing
+    page.click("#delete-all")
+    page.click("#delete-all-yes")
+    page.wait_for_selector("#delete-all-confirm", state="hidden", timeout=5000)
+    assert server["history"].conversations() == []
+    page.get_by_role("tab", name="Q&A").click()
+    assert "A question to be deleted" not in page.locator("#chat").inner_text()
+    ask(page, "After the delete")  # answered and saved: the session was reset, nothing deleted was re-sent
+    page.wait_for_selector("#stats:has-text('tokens/s')", timeout=30000)
+    (conv,) = server["history"].conversations()  # a new conversation, holding only the new turn
+    assert [m["content"] for m in server["history"].messages(conv["id"])][0] == "After the delete"
+
+
 def test_switch_language(page):
     page.get_by_label("中文").check()
     page.wait_for_selector("#send:has-text('发送')", timeout=5000)

@@ -69,8 +69,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "error": {"en": "Something went wrong: {msg}", "zh": "出错了：{msg}"},
     "download_failed": {"en": "The result is shown here, but its download file could not be written ({msg}).",
                         "zh": "结果已显示在此处，但无法生成下载文件（{msg}）。"},
-    "not_saved": {"en": "The result is shown here, but it could not be saved to History ({msg}).",
-                  "zh": "结果已显示在此处，但无法保存到历史记录（{msg}）。"},
     "nothing_to_export": {"en": "Nothing to export yet.", "zh": "暂无可导出的内容。"},
     "about": {"en": "**Data folder:** `{data}`  \n**Model folder:** `{models}`  \nNo analytics, no internet access: "
                     "nothing leaves this computer except to a model server you add below. History is stored with "
@@ -124,7 +122,22 @@ STRINGS: dict[str, dict[str, str]] = {
     "models.no_checks": {"en": "No model has been checked yet.", "zh": "尚未检查任何模型。"},
     "models.reference": {"en": "measured by the MedAssist developers", "zh": "由 MedAssist 开发者测得"},
     "delete_all": {"en": "Delete all my data", "zh": "删除我的全部数据"},
-    "deleted_all": {"en": "All history was deleted.", "zh": "已删除全部历史记录。"},
+    "deleted_all": {"en": "All your data was deleted: conversations, summaries, library, downloads and the audit log.",
+                    "zh": "已删除您的全部数据：对话、摘要、文献库、下载文件和审计日志。"},
+    "delete_all.confirm": {"en": "Delete everything? Conversations, summaries, your library and the audit log are "
+                                 "removed for good.",
+                           "zh": "确定删除全部数据？对话、摘要、文献库和审计日志将被永久删除。"},
+    "delete_all.yes": {"en": "Yes, delete everything", "zh": "是，全部删除"},
+    "delete_all.cancel": {"en": "Cancel", "zh": "取消"},
+    "store.full": {"en": "The answer is shown but was not saved: the disk is full ({msg}). Free some space; copy "
+                         "the answer if you need it.",
+                   "zh": "回答已显示但未能保存：磁盘已满（{msg}）。请释放空间；如需保留请复制回答。"},
+    "store.locked": {"en": "The answer is shown but was not saved: the history database is in use by another program "
+                           "({msg}). Try again in a moment; copy the answer if you need it.",
+                     "zh": "回答已显示但未能保存：历史数据库正被其他程序占用（{msg}）。请稍后重试；如需保留请复制回答。"},
+    "store.other": {"en": "The answer is shown but was not saved to your history ({msg}). Copy the answer if you "
+                          "need it.",
+                    "zh": "回答已显示但未能保存到历史记录（{msg}）。如需保留请复制回答。"},
     "lit.upload": {"en": "Paper (PDF)", "zh": "论文（PDF）"},
     "lit.summary_lang": {"en": "Summary language", "zh": "摘要语言"},
     "lit.summarise": {"en": "Summarise", "zh": "生成摘要"},
@@ -208,6 +221,14 @@ def lang_code(value: str | None) -> str:
 def t(key: str, lang: str, **kw) -> str:
     s = STRINGS[key]["zh" if lang == "zh" else "en"]
     return s.format(**kw) if kw else s
+
+
+def storage_error_text(e: Exception, lang: str) -> str:
+    """A failure to write the user's data folder as one sentence: what happened and that the answer is kept."""
+    msg = str(e).lower()
+    why = "full" if "full" in msg or getattr(e, "errno", None) == 28 else "locked" if "locked" in msg or "busy" in msg \
+        else "other"
+    return t(f"store.{why}", lang, msg=str(e) or type(e).__name__)
 
 
 def error_text(e: Exception, lang: str) -> str:

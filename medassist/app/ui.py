@@ -15,7 +15,7 @@ from medassist.app.tabs import literature, models, outline, qa  # noqa: E402
 from medassist.app.config import AppConfig  # noqa: E402
 from medassist.model.paths import data_dir  # noqa: E402
 from medassist.store.history import History  # noqa: E402
-from medassist.app.i18n import t, lang_code  # noqa: E402
+from medassist.app.i18n import t, lang_code, storage_error_text  # noqa: E402
 from medassist.papers.library import Library  # noqa: E402
 from medassist.app.service import ModelService  # noqa: E402
 
@@ -72,6 +72,11 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
                     mod = models.build_tab(service, lang, lang_radio)
                 about = gr.Markdown(about_markdown(lang, cfg))
                 delete_all = gr.Button(t("delete_all", lang), variant="stop", elem_id="delete-all")
+                with gr.Group(visible=False, elem_id="delete-all-confirm") as confirm_box:
+                    confirm_text = gr.Markdown(t("delete_all.confirm", lang))
+                    with gr.Row():
+                        delete_yes = gr.Button(t("delete_all.yes", lang), variant="stop", elem_id="delete-all-yes")
+                        delete_no = gr.Button(t("delete_all.cancel", lang), elem_id="delete-all-cancel")
 
         # Always starts ticking: the model may become ready while the page is being built (after the status
         # above was written), and each page must then learn it; the first tick after ready stops the timer.
@@ -85,13 +90,26 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
         for b in ("use", "save", "remove", "file_add"):
             mod[b].click(**follow)
 
-        def on_delete_all(lv):
-            history.delete_all()
-            library.delete_all()
+        def on_delete_all(lv, q_state, lit_state):
+            # Stop what this page is generating, delete, then reset both tabs' sessions so that nothing
+            # deleted is shown or sent to the model again (another open tab finds its conversation gone).
+            for st in (q_state, lit_state):
+                st["cancel"].set()
+            try:
+                history.delete_all()
+                library.delete_all()
+            except Exception as e:
+                gr.Warning(storage_error_text(e, lang_code(lv)))
+                return gr.update(), gr.update(), q_state, lit_state, gr.update(), "", "", "", gr.update(visible=False)
             gr.Info(t("deleted_all", lang_code(lv)))
-            return gr.update(choices=[], value=None), []
+            return (gr.update(choices=[], value=None), [], qa.new_state(), literature.new_state(), "", "", "", "",
+                    gr.update(visible=False))
 
-        delete_all.click(on_delete_all, inputs=[lang_radio], outputs=[q["conversations"], q["chat"]], queue=False)
+        delete_all.click(lambda: gr.update(visible=True), outputs=[confirm_box], queue=False)
+        delete_no.click(lambda: gr.update(visible=False), outputs=[confirm_box], queue=False)
+        delete_yes.click(on_delete_all, inputs=[lang_radio, q["state"], lit["state"]],
+                         outputs=[q["conversations"], q["chat"], q["state"], lit["state"], q["stats"], lit["summary"],
+                                  lit["answer"], lit["status"], confirm_box], queue=False)
 
         # Language switch: every visible string follows it.
         labelled = {q["chat"]: "tab.qa", q["question"]: "question", q["budget"]: "budget",
@@ -111,6 +129,7 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
                     mod["file_acc"]: "models.file", mod["path"]: "models.file_path"}
         buttons = {q["send"]: "send", q["stop"]: "stop", q["new_chat"]: "new_chat", q["regenerate"]: "regenerate",
                    q["open"]: "open", q["delete"]: "delete", q["export"]: "export", delete_all: "delete_all",
+                   delete_yes: "delete_all.yes", delete_no: "delete_all.cancel",
                    lit["run"]: "lit.summarise", lit["stop"]: "stop", lit["ask"]: "lit.ask_button",
                    out["run"]: "out.generate", out["stop"]: "stop", out["md_btn"]: "out.export_md",
                    out["docx_btn"]: "out.export_docx", out["suggest"]: "out.suggest", out["check"]: "out.check_button",
@@ -124,12 +143,13 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
             ups += [f"## {t('title', lg)}\n{t('subtitle', lg)}", t("notice", lg),
                     about_markdown(lg, cfg), status_markdown(service, lg), gr.update(placeholder=t("placeholder", lg)),
                     gr.update(placeholder=t("lit.ask_placeholder", lg)), models.current(service, lg),
-                    models.checks_table(lg), gr.update(choices=models.choices(lg))]
+                    models.checks_table(lg), gr.update(choices=models.choices(lg)), t("delete_all.confirm", lg)]
             return ups
 
         lang_radio.change(switch, inputs=[lang_radio], queue=False,
                           outputs=[*labelled, *buttons, title, notice, about, status,
-                                   q["question"], lit["question"], mod["current"], mod["checks"], mod["choice"]])
+                                   q["question"], lit["question"], mod["current"], mod["checks"], mod["choice"],
+                                   confirm_text])
     return demo
 
 

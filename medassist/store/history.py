@@ -61,6 +61,30 @@ class History:
                                                      json.dumps(meta or {}), now))
             self.db.execute("UPDATE conversations SET updated=? WHERE id=?", (now, conversation_id))
 
+    def exists(self, conversation_id: int | None) -> bool:
+        if conversation_id is None:
+            return False
+        with self._lock:
+            return self.db.execute("SELECT 1 FROM conversations WHERE id=?", (conversation_id,)).fetchone() is not None
+
+    def save_turn(self, conversation_id: int | None, title: str, question: str, answer: str, thinking: str = "",
+                  meta: dict | None = None) -> int:
+        """A question and its answer, in one transaction; a conversation that is gone (deleted in this or
+        another tab) or not yet started is started afresh with this turn. Returns the conversation id."""
+        now = time.time()
+        with self._lock, self.db:
+            if conversation_id is None or self.db.execute("SELECT 1 FROM conversations WHERE id=?",
+                                                          (conversation_id,)).fetchone() is None:
+                conversation_id = self.db.execute(
+                    "INSERT INTO conversations(title, created, updated) VALUES (?,?,?)",
+                    (redact(" ".join(title.split()))[:80] or "(untitled)", now, now)).lastrowid
+            for role, text, th, m in (("user", question, "", {}), ("assistant", answer, thinking, meta or {})):
+                self.db.execute("INSERT INTO messages(conversation_id, role, content, thinking, meta, created) "
+                                "VALUES (?,?,?,?,?,?)", (conversation_id, role, redact(text), redact(th),
+                                                         json.dumps(m), now))
+            self.db.execute("UPDATE conversations SET updated=? WHERE id=?", (now, conversation_id))
+        return conversation_id
+
     def conversations(self, query: str = "", limit: int = 200) -> list[dict]:
         sql = "SELECT id, title, updated FROM conversations"
         args: tuple = ()

@@ -21,7 +21,7 @@ import gradio as gr
 from medassist.store.exports import EXPORT_MARK
 from medassist.papers.factcheck import CITE, NumberGuard, cited_pages
 from medassist.store.history import History
-from medassist.app.i18n import t, lang_code, error_text
+from medassist.app.i18n import t, lang_code, error_text, storage_error_text
 from medassist.papers.passages import PaperIndex
 from medassist.papers.pdfread import PdfError, read_pdf_isolated
 from medassist.store.safety import redact
@@ -204,14 +204,13 @@ def run_summary(service: ModelService, history: History, cfg, path, summary_lang
     rendered = render_summary(index, summary.fields, out_lang, dropped=summary.dropped, stats=summary.stats, facts=facts)
     # The summary is on screen now: a failure to store it or to write its downloads must not take it away.
     try:
-        state["cid"] = history.new_conversation(f"📄 {summary.title or name}")
-        history.add(state["cid"], "user", t("lit.summarise_request", out_lang, name=name))
-        history.add(state["cid"], "assistant", to_markdown(summary), meta={"kind": "summary", **summary.stats})
+        state["cid"] = history.save_turn(None, f"📄 {summary.title or name}", t("lit.summarise_request", out_lang, name=name),
+                                         to_markdown(summary), meta={"kind": "summary", **summary.stats})
         history.audit.record("summarize", text=index.text, model=service.describe(), pages=paper.pages,
                              seconds=summary.stats["seconds"], dropped=len(summary.dropped),
                              cancelled=bool(summary.stats.get("cancelled")))
-    except Exception as e:
-        done += "  \n⚠️ " + t("not_saved", lang, msg=str(e) or type(e).__name__)
+    except Exception as e:  # disk full, database locked, a bug: the summary stays on screen either way
+        done += "  \n⚠️ " + storage_error_text(e, lang)
     try:
         md_path, json_path = save_exports(history, summary, index)
     except Exception as e:
@@ -260,12 +259,13 @@ def ask_paper(service: ModelService, history: History, question: str, summary_la
     text = text.strip()
     missing = NumberGuard(index.text).missing(text)
     warn = f"<p class='meta'>⚠️ {html.escape(t('lit.unverified', lang, nums=', '.join(missing)))}</p>" if missing else ""
-    if state.get("cid") is None:
-        state["cid"] = history.new_conversation(f"📄 {index.paper.title or state.get('name', '')}")
-    history.add(state["cid"], "user", question)
-    history.add(state["cid"], "assistant", text, meta={"kind": "paper_question"})
-    history.audit.record("ask_paper", text=question, model=service.describe(),
-                         seconds=round(time.perf_counter() - started, 2))
+    try:  # a conversation deleted meanwhile is started afresh (save_turn); a full disk keeps the answer shown
+        state["cid"] = history.save_turn(state.get("cid"), f"📄 {index.paper.title or state.get('name', '')}",
+                                         question, text, meta={"kind": "paper_question"})
+        history.audit.record("ask_paper", text=question, model=service.describe(),
+                             seconds=round(time.perf_counter() - started, 2))
+    except Exception as e:
+        warn += f"<p class='meta'>⚠️ {html.escape(storage_error_text(e, lang))}</p>"
     yield render_answer(index, text) + warn, ""
 
 
@@ -301,4 +301,5 @@ def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radi
                outputs=[c["answer"], c["question"]], concurrency_limit=1, concurrency_id="model")
     c["ask"].click(**ask)
     c["question"].submit(**ask)
+    c["state"] = state
     return c

@@ -18,7 +18,7 @@ from medassist.papers import draftcheck
 from medassist.papers.guidelines import STUDY_TYPES, all_guidelines, for_study_type
 from medassist.store.history import History
 from medassist.app.downloads import offer
-from medassist.app.i18n import t, lang_code, error_text
+from medassist.app.i18n import t, lang_code, error_text, storage_error_text
 from medassist.papers.library import Library, parse_bibtex, parse_ris, to_bibtex, to_ris
 from medassist.store.exports import EXPORT_MARK
 from medassist.papers.pdfread import PdfError, read_pdf_isolated
@@ -47,10 +47,13 @@ def run_outline(service, history: History, topic, study_type, journal, lang_valu
     except Exception as e:
         yield gr.update(), "⚠️ " + error_text(e, lang), state
         return
-    cid = history.new_conversation(f"📝 {topic}")
-    history.add(cid, "user", topic)
-    history.add(cid, "assistant", text, meta={"kind": "outline", "study_type": study_type})
-    history.audit.record("outline", text=topic, model=service.describe(), seconds=round(time.perf_counter() - started, 2))
+    try:  # the outline is on screen: a full disk or a locked database must not take it away
+        history.save_turn(None, f"📝 {topic}", topic, text, meta={"kind": "outline", "study_type": study_type})
+        history.audit.record("outline", text=topic, model=service.describe(),
+                             seconds=round(time.perf_counter() - started, 2))
+    except Exception as e:
+        yield text, "⚠️ " + storage_error_text(e, lang), state
+        return
     yield text, t("out.done", lang), state
 
 

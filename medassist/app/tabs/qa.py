@@ -5,6 +5,7 @@ State per browser session: {"cid": conversation id, "messages": model-side turns
 """
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from functools import partial
@@ -14,7 +15,7 @@ import gradio as gr
 from medassist.model import chat as chat_format
 from medassist.store.history import History
 from medassist.app.downloads import offer
-from medassist.app.i18n import EXAMPLES, t, lang_code, error_text
+from medassist.app.i18n import EXAMPLES, t, lang_code, error_text, storage_error_text
 from medassist.store.safety import red_flags
 from medassist.app.service import ModelService
 
@@ -55,6 +56,10 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
         yield chat, question, banner_update, "", state
         return
 
+    if state["cid"] is not None and not history.exists(state["cid"]):
+        # Deleted (here or in another tab): its text must not go to the model again; start afresh.
+        state.update(cid=None, messages=[])
+        chat = [{"role": "user", "content": question}]
     state["cancel"] = cancel = threading.Event()
     messages = state["messages"] + [{"role": "user", "content": question}]
     thought = {"role": "assistant", "content": "", "metadata": {"title": t("reasoning", lang), "status": "pending"}}
@@ -97,17 +102,18 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
     if not shown:
         chat.append(answer)
     stats = t("stats", lang, ttft=last.ttft_s or 0.0, rate=last.tokens_per_s, n=last.generated_tokens) if last else ""
-    if state["cid"] is None:
-        state["cid"] = history.new_conversation(question)
-    history.add(state["cid"], "user", question)
-    history.add(state["cid"], "assistant", answer["content"], thinking=thought["content"],
-                meta={"ttft_s": last.ttft_s, "tokens_per_s": last.tokens_per_s, "tokens": last.generated_tokens,
-                      "finish": last.finish_reason, "model": service.describe()} if last else {})
     state["messages"] = messages + [{"role": "assistant", "content": answer["content"]}]
-    history.audit.record("ask", text=question, model=service.describe(), conversation=state["cid"],
-                         flags=red_flags(question), seconds=round(time.perf_counter() - started, 2),
-                         **({"ttft_s": round(last.ttft_s or 0, 3), "tokens": last.generated_tokens,
-                             "tokens_per_s": round(last.tokens_per_s, 1), "finish": last.finish_reason} if last else {}))
+    try:
+        state["cid"] = history.save_turn(state["cid"], question, question, answer["content"], thought["content"],
+                                         meta={"ttft_s": last.ttft_s, "tokens_per_s": last.tokens_per_s,
+                                               "tokens": last.generated_tokens, "finish": last.finish_reason,
+                                               "model": service.describe()} if last else {})
+        history.audit.record("ask", text=question, model=service.describe(), conversation=state["cid"],
+                             flags=red_flags(question), seconds=round(time.perf_counter() - started, 2),
+                             **({"ttft_s": round(last.ttft_s or 0, 3), "tokens": last.generated_tokens,
+                                 "tokens_per_s": round(last.tokens_per_s, 1), "finish": last.finish_reason} if last else {}))
+    except Exception as e:  # disk full, database locked: the answer stays on screen
+        stats = "⚠️ " + storage_error_text(e, lang)
     yield chat, "", banner_update, stats, state
 
 
@@ -145,6 +151,21 @@ def open_conversation(history: History, cid, lang_value: str = "English"):
         chat.append({"role": m["role"], "content": m["content"]})
         state["messages"].append({"role": m["role"], "content": m["content"]})
     state["cid"] = int(cid)
+    return chat, state
+
+
+def delete_conversation(history: History, cid, chat: list, state: dict, lang_value: str = "English"):
+    """Delete a saved conversation; the one on screen is cleared with it, so nothing deleted is sent again."""
+    if cid is None:
+        return chat, state
+    try:
+        history.delete(int(cid))
+    except (sqlite3.Error, OSError) as e:
+        gr.Warning(storage_error_text(e, lang_code(lang_value)))
+        return chat, state
+    if state.get("cid") == int(cid):
+        state["cancel"].set()  # an answer still streaming into it stops too
+        return [], new_state()
     return chat, state
 
 
@@ -210,8 +231,10 @@ def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radi
     c["history"].expand(**refresh)  # the list built at start-up is stale for a page opened later
     c["open"].click(fn=lambda cid, lv: open_conversation(history, cid, lv), inputs=[c["conversations"], lang_radio],
                     outputs=[c["chat"], state], queue=False)
-    c["delete"].click(fn=lambda cid: history.delete(int(cid)) if cid is not None else None,
-                      inputs=[c["conversations"]], queue=False).then(**refresh)
+    c["delete"].click(fn=lambda cid, ch, st, lv: delete_conversation(history, cid, ch, st, lv),
+                      inputs=[c["conversations"], c["chat"], state, lang_radio], outputs=[c["chat"], state],
+                      queue=False).then(**refresh)
     c["export"].click(fn=lambda cid, st, lv: export_conversation(history, cid, st, lv),
                       inputs=[c["conversations"], state, lang_radio], outputs=[c["file"]], queue=False)
+    c["state"] = state
     return c
