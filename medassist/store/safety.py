@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
 
 # --- red flags ----------------------------------------------------------------------------
 
@@ -65,44 +64,9 @@ def red_flags(text: str) -> list[str]:
     return found
 
 
-# --- redaction ----------------------------------------------------------------------------
+# --- redaction: medassist/store/redact.py ------------------------------------------------------
 
-@dataclass(frozen=True)
-class Rule:
-    label: str
-    pattern: re.Pattern
-    # A pattern with a group named "v" replaces only that group (the label before it stays).
-
-
-_RULES = [
-    Rule("EMAIL", re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")),
-    # Chinese resident ID: 6-digit region, birth date, 3 digits, check digit.
-    Rule("ID", re.compile(r"(?<!\d)[1-9]\d{5}(18|19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{3}[\dXx](?!\d)")),
-    Rule("MRN", re.compile(r"(?i)(\b(MRN|medical record (number|no\.?)|hospital (number|no\.?)|patient id)\b|病历号|住院号|门诊号|病案号)"
-                           r"\s*[:：#]?\s*(?P<v>[A-Z]{0,3}\d[\d-]{3,})")),
-    Rule("DOB", re.compile(r"(?i)(\b(DOB|date of birth|born( on)?)\b|出生日期|出生于|生日)\s*[:：]?\s*"
-                           r"(?P<v>\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|"
-                           r"\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4}|"
-                           r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{1,2},? \d{4})")),
-    # Phones: Chinese mobiles, and international / North American forms with separators.
-    Rule("PHONE", re.compile(r"(?<!\d)(\+?86[- ]?)?1[3-9]\d{9}(?!\d)")),
-    Rule("PHONE", re.compile(r"(?<![\w/])(\+\d{1,3}[ -]?)?(\(\d{2,4}\)[ -]?|\d{2,4}[ -])\d{3,4}[ -]\d{4}(?![\d/])")),
-    Rule("PHONE", re.compile(r"(?i)(\b(tel|phone|mobile|cell)\b|电话|手机|联系方式)\s*[:：]?\s*(?P<v>\+?\d[\d ()-]{6,}\d)")),
-]
-
-
-def redact(text: str) -> str:
-    """Replace identifiers with [LABEL]; clinical numbers (BP 150/95, HR 104, doses) are left alone."""
-    if not text:
-        return text
-    for rule in _RULES:
-        def sub(m, rule=rule):
-            if "v" not in rule.pattern.groupindex:
-                return f"[{rule.label}]"
-            s, e = m.span("v")
-            return m.group(0)[: s - m.start()] + f"[{rule.label}]" + m.group(0)[e - m.start():]
-        text = rule.pattern.sub(sub, text)
-    return text
+from medassist.store.redact import redact  # noqa: E402,F401  (one import for every caller)
 
 
 def main() -> None:
