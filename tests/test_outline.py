@@ -200,3 +200,29 @@ def test_a_download_that_cannot_be_written_loses_nothing(tmp_path):
     report, file = O.check_draft(service, history, DRAFT.read_text(), None, "CONSORT", "English")
     assert "| 8a |" in report and not file["visible"]
     assert [e["action"] for e in history.audit.entries()] == ["draft_check"]  # no export was recorded
+
+
+def test_library_rows_are_redacted_before_they_reach_the_disk(tmp_path):
+    from types import SimpleNamespace
+
+    from medassist.store.redact import redact
+
+    lib = Library(tmp_path / "lib.sqlite", HashEmbedder(), redact=redact)
+    paper = SimpleNamespace(title="Follow-up of Mr. John Smith after myocardial infarction", references=[])
+    lib.add_paper(paper, "John_Smith_discharge_13812345678.pdf")
+    raw = (tmp_path / "lib.sqlite").read_bytes()
+    assert b"John" not in raw and b"Smith" not in raw and b"13812345678" not in raw
+    (e,) = lib.entries()
+    assert e.title == "Follow-up of Mr. [NAME] after myocardial infarction" and "[NAME]" in e.source
+
+
+def test_a_read_upload_leaves_gradios_cache_and_nothing_else_is_touched(tmp_path, monkeypatch):
+    from medassist.app.downloads import forget_upload
+
+    cache = tmp_path / "gradio"
+    (cache / "abc").mkdir(parents=True)
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    inside, outside = cache / "abc" / "paper.pdf", tmp_path / "mine.pdf"
+    inside.write_bytes(b"%PDF"), outside.write_bytes(b"%PDF")
+    forget_upload(inside), forget_upload(outside), forget_upload(None)
+    assert not inside.exists() and outside.exists()

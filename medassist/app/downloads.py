@@ -20,3 +20,22 @@ def offer(write: Callable[[], Path], lang: str) -> dict:
     except Exception as e:  # the result stays on screen; only its download is missing
         gr.Warning(t("download_failed", lang, msg=str(e) or type(e).__name__))
         return gr.update(visible=False)
+
+
+def upload_cache() -> Path:
+    """Where Gradio keeps what the browser uploads (GRADIO_TEMP_DIR, else <tmp>/gradio)."""
+    import os
+    import tempfile
+
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
+
+
+def forget_upload(path) -> None:
+    """Delete an uploaded file from Gradio's cache once it has been read: the paper lives on only as the
+    redacted rows MedAssist keeps. A path outside the cache (a test's, the CLI's) is never touched."""
+    try:
+        p = Path(path).resolve()
+        if upload_cache() in p.parents:
+            p.unlink(missing_ok=True)
+    except (OSError, TypeError, ValueError):
+        pass  # best effort: Blocks(delete_cache=…) removes what is left within the hour

@@ -15,6 +15,7 @@ from medassist.app.tabs import literature, models, outline, qa  # noqa: E402
 from medassist.app.config import AppConfig  # noqa: E402
 from medassist.model.paths import data_dir  # noqa: E402
 from medassist.store.history import History  # noqa: E402
+from medassist.store.redact import redact  # noqa: E402
 from medassist.app.i18n import t, lang_code, storage_error_text  # noqa: E402
 from medassist.papers.library import Library  # noqa: E402
 from medassist.app.service import ModelService  # noqa: E402
@@ -51,8 +52,9 @@ def status_markdown(service: ModelService, lang: str) -> str:
 def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Blocks:
     lang = cfg.lang
     # The reference library sits beside the history; its embeddings load on first use.
-    library = Library(history.path.parent / "library.sqlite", service.embedder)
-    with gr.Blocks(title="MedAssist", analytics_enabled=False) as demo:
+    library = Library(history.path.parent / "library.sqlite", service.embedder, redact=redact)
+    # delete_cache: what uploads and downloads leave in Gradio's cache is removed hourly, and at shutdown.
+    with gr.Blocks(title="MedAssist", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         with gr.Row(equal_height=True):
             with gr.Column(scale=5):
                 title = gr.Markdown(f"## {t('title', lang)}\n{t('subtitle', lang)}")

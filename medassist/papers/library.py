@@ -51,8 +51,11 @@ class Entry:
 
 
 class Library:
-    def __init__(self, path: str | Path, embedder):
-        """embedder: an object with encode(), or a function returning one (loaded on first use)."""
+    def __init__(self, path: str | Path, embedder, redact=None):
+        """embedder: an object with encode(), or a function returning one (loaded on first use). redact: applied
+        to every title and file name before it is written (the app passes store.redact; a file named after a
+        patient must not reach the disk by that name)."""
+        self.redact = redact or (lambda text: text)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._embedder = embedder
@@ -69,6 +72,9 @@ class Library:
     def add(self, entries: list[Entry]) -> int:
         """Adds the entries not already present (same DOI or title); returns how many were new."""
         entries = [e for e in entries if len(e.title.strip()) >= 8]
+        for e in entries:
+            # "_" and "-" joined words in file names ("John_Smith_discharge.pdf") are words to the redaction
+            e.title, e.source = self.redact(e.title), self.redact(re.sub(r"[_]+", " ", e.source))
         with self._lock:
             known = {r[0] for r in self.db.execute("SELECT key FROM entries")}
         new, seen = [], set()

@@ -21,6 +21,7 @@ import gradio as gr
 from medassist.store.exports import EXPORT_MARK
 from medassist.papers.factcheck import CITE, NumberGuard, cited_pages
 from medassist.store.history import History
+from medassist.app.downloads import forget_upload
 from medassist.app.i18n import t, lang_code, error_text, storage_error_text
 from medassist.papers.passages import PaperIndex
 from medassist.papers.pdfread import PdfError, read_pdf_isolated
@@ -155,6 +156,7 @@ def load_paper(service: ModelService, cfg, path, ui_lang: str, state: dict, libr
             library.add_paper(paper, state["name"])
         except Exception as e:  # the library is a convenience: the paper itself is still usable
             print(f"[library] could not add an uploaded paper: {type(e).__name__}", flush=True)  # no file name: PHI
+    forget_upload(path)  # read and indexed: the PDF itself leaves Gradio's upload cache
     return t("lit.loaded", lang, pages=paper.pages, name=state["name"]), state
 
 

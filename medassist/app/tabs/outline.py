@@ -17,7 +17,7 @@ import gradio as gr
 from medassist.papers import draftcheck
 from medassist.papers.guidelines import STUDY_TYPES, all_guidelines, for_study_type
 from medassist.store.history import History
-from medassist.app.downloads import offer
+from medassist.app.downloads import offer, forget_upload
 from medassist.app.i18n import t, lang_code, error_text, storage_error_text
 from medassist.papers.library import Library, parse_bibtex, parse_ris, to_bibtex, to_ris
 from medassist.store.exports import EXPORT_MARK
@@ -86,6 +86,7 @@ def add_to_library(library: Library, cfg, files, lang_value) -> str:
                 notes.append(t("out.added", lang, name=name, n=library.add_paper(paper, name)))
         except (PdfError, OSError) as e:
             notes.append(f"⚠️ {name}: {e}")
+        forget_upload(f)  # read: it leaves Gradio's upload cache
     notes.append(t("out.library_size", lang, n=len(library.entries())))
     return "  \n".join(notes)
 
