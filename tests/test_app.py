@@ -62,10 +62,41 @@ def test_empty_and_not_ready_questions_lose_nothing(tmp_path):
     assert history.conversations() == []
 
 
-def test_serving_off_this_computer_requires_a_password():
+def test_serving_off_this_computer_requires_a_password_never_from_argv(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "MEDASSIST_PASSWORD"}
     r = subprocess.run([sys.executable, "-m", "medassist.app", "--host", "0.0.0.0", "--no-open-browser"],
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode != 0 and "requires --password" in r.stderr
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode != 0 and "MEDASSIST_PASSWORD" in r.stderr and "--password-file" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "medassist.app", "--host", "0.0.0.0", "--password", "hunter2"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode != 0 and "unrecognized arguments: --password" in r.stderr  # a secret on argv is refused
+    r = subprocess.run([sys.executable, "-m", "medassist.app", "--host", "0.0.0.0", "--password-file",
+                        str(tmp_path / "missing")], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode != 0 and "cannot read the password file" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "medassist.app", "--certfile", "c.pem"], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert r.returncode != 0 and "both --certfile and --keyfile" in r.stderr
+
+
+def test_host_guard_refuses_other_host_names_and_remote_file_urls():
+    """DNS rebinding (a page elsewhere whose name resolves to 127.0.0.1) and file=http… fetches get nothing."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from medassist.app.__main__ import HostGuard, allowed_hosts
+
+    inner = FastAPI()
+    inner.get("/{path:path}")(lambda path: {"ok": path})
+    app = HostGuard(inner, allowed_hosts(AppConfig(allowed_hosts="medassist.ward7.local")))
+    client = TestClient(app, base_url="http://127.0.0.1:7860")
+    assert client.get("/config").json() == {"ok": "config"}
+    assert client.get("/config", headers={"host": "medassist.ward7.local:7860"}).status_code == 200
+    assert client.get("/config", headers={"host": "localhost"}).status_code == 200
+    r = client.get("/config", headers={"host": "evil.example.com:7860"})
+    assert r.status_code == 400 and "ok" not in r.text
+    assert client.get("/gradio_api/file=http://169.254.169.254/latest").status_code == 403
 
 
 def test_reasoning_cut_short_says_why(tmp_path):

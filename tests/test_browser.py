@@ -451,3 +451,31 @@ def test_add_a_model_server_in_settings_and_answer_through_it(page, server):
     page.get_by_role("option", name="This computer · default model").click()
     page.click("#models-use")
     page.wait_for_selector("#status:has-text('runs on this computer')", timeout=20000)
+
+
+def test_no_handler_is_a_public_api_and_other_host_names_are_refused(server):
+    """Reading or deleting someone's data goes through the page only; /v1 is the documented API."""
+    import json as _json
+    import urllib.error
+    import urllib.request
+
+    def get(path, headers=None):
+        req = urllib.request.Request(server["url"] + path, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    status, body = get("/gradio_api/info")
+    assert status == 200 and _json.loads(body)["named_endpoints"] == {}
+    cid = server["history"].save_turn(None, "kept", "a question", "an answer")
+    for name in ("on_delete_all", "lambda", "respond"):  # what Gradio would name them if they were public
+        req = urllib.request.Request(server["url"] + f"/gradio_api/call/{name}", method="POST",
+                                     data=b'{"data": ["English", {}, {}]}', headers={"content-type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=10)
+        assert refused.value.code == 403
+    assert server["history"].exists(cid)
+    assert get("/", {"Host": "attacker.example:80"})[0] == 400  # DNS rebinding
+    assert get("/gradio_api/file=http://example.com/x.png")[0] == 403

@@ -5,14 +5,16 @@
     medassist --api-only --host 0.0.0.0                         # the OpenAI-compatible API alone (needs
                                                                  # MEDASSIST_API_KEY or --api-key-file)
 
-Serves on 127.0.0.1 only, unless --host is given, which then requires --password (the page) and an API
-key (the API, /v1). On first run the model is built (progress in this terminal and on the page); the
+Serves on 127.0.0.1 only, unless --host is given, which then requires a password for the page
+(MEDASSIST_PASSWORD or --password-file; never on the command line) and an API key for /v1; --certfile and
+--keyfile serve it over HTTPS. On first run the model is built (progress in this terminal and on the page); the
 page is usable as soon as the model is ready.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import webbrowser
 
@@ -25,15 +27,26 @@ from medassist.model.config import add_flags, resolve  # noqa: E402
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(prog="medassist", description="MedAssist: a local medical AI assistant.")
+    # allow_abbrev=False: "--password X" must not be taken as "--password-file X"
+    ap = argparse.ArgumentParser(prog="medassist", description="MedAssist: a local medical AI assistant.",
+                                 allow_abbrev=False)
     ap.add_argument("--config", help="YAML file with app settings")
     add_flags(ap, AppConfig)
     args = ap.parse_args(argv)
     cfg = resolve(AppConfig, args.config, vars(args))
+    os.umask(0o077)  # the data folder, databases, logs and downloads are private to this OS user
     loopback = cfg.host in ("127.0.0.1", "localhost", "::1")
-    if not loopback and not cfg.password and not cfg.api_only:
-        sys.exit("error: serving beyond this computer (--host) requires --password")
     from medassist.model.endpoints import key_from
+
+    try:
+        cfg.password = key_from(cfg.password_file) if cfg.password_file else os.environ.get("MEDASSIST_PASSWORD") or None
+    except OSError as e:
+        sys.exit(f"error: cannot read the password file: {e}")
+    if not loopback and not cfg.password and not cfg.api_only:
+        sys.exit("error: serving beyond this computer (--host) requires a password: set MEDASSIST_PASSWORD "
+                 "or --password-file")
+    if bool(cfg.certfile) != bool(cfg.keyfile):
+        sys.exit("error: TLS needs both --certfile and --keyfile")
 
     try:
         api_key = key_from(cfg.api_key_file) if cfg.api_key_file else os.environ.get("MEDASSIST_API_KEY") or None
@@ -48,7 +61,7 @@ def main(argv=None) -> None:
 
     service = ModelService(cfg).start()
     history = History(cfg.history_path)
-    url = f"http://{'127.0.0.1' if loopback else cfg.host}:{cfg.port}"
+    url = f"http{'s' if cfg.certfile else ''}://{'127.0.0.1' if loopback else cfg.host}:{cfg.port}"
     if cfg.api_only:
         print(f"MedAssist API at {url}/v1  (Ctrl+C to quit)", flush=True)
         serve_api(service, history, cfg, api_key)
@@ -84,16 +97,65 @@ def launch(demo, cfg: AppConfig, api=None, **extra):
     api: the /v1 router, registered on Gradio's own app before Gradio's routes, so both share the one port."""
     from medassist.app.ui import CSS, THEME
 
-    if api is not None:
-        from gradio.routes import App
+    from gradio.routes import App
 
-        app = App(auth_dependency=None)
+    app = App(auth_dependency=None)
+    # Host-header allow-list (DNS rebinding: a web page on another site resolving its name to 127.0.0.1 must
+    # not reach this server), and no fetching of remote URLs through Gradio's file route.
+    app.add_middleware(HostGuard, allowed=allowed_hosts(cfg))
+    if api is not None:
         app.include_router(api)
-        extra["_app"] = app
+    extra["_app"] = app
     return demo.launch(**{**dict(server_name=cfg.host, server_port=cfg.port, share=False, inbrowser=False,
                                  show_error=False, auth=("medassist", cfg.password) if cfg.password else None,
                                  theme=THEME, css=CSS, footer_links=[], quiet=True,
+                                 ssl_certfile=cfg.certfile, ssl_keyfile=cfg.keyfile,
                                  max_file_size=f"{cfg.max_pdf_mb}mb"), **extra})
+
+
+def allowed_hosts(cfg: AppConfig) -> set[str]:
+    names = {"127.0.0.1", "localhost", "::1", "[::1]", cfg.host}
+    if cfg.host in ("0.0.0.0", "::"):  # every interface: the machine's own names and addresses
+        import socket
+
+        names |= {socket.gethostname(), socket.getfqdn()}
+        try:
+            names |= {a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None)}
+        except OSError:
+            pass
+    names |= {h.strip() for h in (cfg.allowed_hosts or "").split(",") if h.strip()}
+    return {n.lower() for n in names}
+
+
+# Gradio's named-call route (what its client libraries use) runs a handler by name whatever its api_visibility;
+# the page itself uses the queue and /run/predict by index. MedAssist's API is /v1.
+PUBLIC_CALLS = re.compile(r"^/(?:gradio_api/)?call/")
+
+
+class HostGuard:
+    """ASGI middleware: 400 for a Host header this server does not answer to, 403 for Gradio's file route asked
+    to fetch a remote URL (file=http…) and for its named-call API."""
+
+    def __init__(self, app, allowed: set[str]):
+        self.app, self.allowed = app, allowed
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            headers = dict(scope.get("headers") or [])
+            host = headers.get(b"host", b"").decode("latin-1").lower()
+            name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+            path = scope.get("path", "")
+            status = 400 if name not in self.allowed else 403 if "/file=http" in path or "/file=//" in path or \
+                PUBLIC_CALLS.search(path) else 0
+            if status:
+                if scope["type"] == "http":
+                    await send({"type": "http.response.start", "status": status,
+                                "headers": [(b"content-type", b"text/plain")]})
+                    await send({"type": "http.response.body", "body": b"Refused by MedAssist."})
+                else:
+                    await send({"type": "websocket.close", "code": 1008})
+                return
+        await self.app(scope, receive, send)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import locale
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from medassist.model.paths import data_dir
@@ -24,7 +24,12 @@ def system_language() -> str:
 class AppConfig:
     host: str = "127.0.0.1"  # anything else requires a password
     port: int = 7860
-    password: str | None = None  # username "medassist"
+    # The page's password (username "medassist") for --host: MEDASSIST_PASSWORD, or this file (never argv:
+    # every user of the machine can read a command line).
+    password_file: str | None = None
+    certfile: str | None = None  # TLS for --host: the certificate (PEM) and its key, passed to the server
+    keyfile: str | None = None
+    allowed_hosts: str | None = None  # extra Host header names accepted besides --host and loopback (comma list)
     open_browser: bool = True
     language: str | None = None  # zh | en; default from the system locale
     model: str | None = None  # a built model name (default: fine-tuned if built, else the base); with --endpoint, the server's model
@@ -46,6 +51,9 @@ class AppConfig:
     max_pdf_pages: int = 100
     pdf_timeout_s: float = 60  # a PDF that takes longer to read is reported as damaged
     embedder: str = "bundled:all-MiniLM-L6-v2"  # retrieval model (model/embed.py); a folder or hub id also works
+
+    # Set from MEDASSIST_PASSWORD or password_file at start; no --password flag (metadata), never in YAML either.
+    password: str | None = field(default=None, metadata={"flag": False})
 
     @property
     def history_path(self) -> Path:

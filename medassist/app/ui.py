@@ -152,6 +152,10 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
                           outputs=[*labelled, *buttons, title, notice, about, status,
                                    q["question"], lit["question"], mod["current"], mod["checks"], mod["choice"],
                                    confirm_text])
+    # No handler is a public Gradio API: reading and deleting history, the library and exports happen through
+    # the page only (the documented API is /v1, with its own key rules).
+    for fn in demo.fns.values():
+        fn.api_visibility = "private"
     return demo
 
 

@@ -24,6 +24,8 @@ def add_flags(parser: argparse.ArgumentParser, cls) -> None:
     """One --flag per dataclass field (default None, so unset flags don't override YAML)."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
+        if f.metadata.get("flag") is False:  # a secret: from the environment or a file, never argv
+            continue
         tp = _base_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
         if tp is bool:
