@@ -18,7 +18,6 @@ import json
 import re
 import time
 from collections import defaultdict
-from pathlib import Path
 
 from medassist.model.paths import REPO
 from medassist.store.safety import redact

@@ -7,7 +7,7 @@
 
 Stored in SQLite in the user data folder (deleted by "Delete all my data"). Suggestions rank library
 entries by embedding similarity to a text; nothing outside the library is ever suggested, so no
-reference can be invented. BibTeX and RIS export (for Zotero / EndNote) and import round-trip.
+reference can be invented. BibTeX and RIS import and export (Zotero / EndNote): bibio.py.
 """
 from __future__ import annotations
 
@@ -31,13 +31,14 @@ CREATE TABLE IF NOT EXISTS entries (
 @dataclass
 class Entry:
     title: str
-    authors: str = ""  # "Smith J, Lee K"
+    authors: str = ""  # "Smith, John; Lee, K." (older rows: "Smith J, Lee K")
     year: int | None = None
     journal: str = ""
     doi: str = ""
     kind: str = "reference"  # "paper" (uploaded) | "reference" (from a reference list) | "imported"
     source: str = ""  # the file it came from
     id: int | None = None
+    type: str = "article"  # the BibTeX entry type: article, book, incollection, … (bibio.py maps RIS types)
 
     @property
     def key(self) -> str:
@@ -62,6 +63,8 @@ class Library:
         self._lock = threading.Lock()
         self.db = sqlite3.connect(self.path, check_same_thread=False)
         self.db.executescript(SCHEMA)
+        if "type" not in {r[1] for r in self.db.execute("PRAGMA table_info(entries)")}:  # libraries from v0.3
+            self.db.execute("ALTER TABLE entries ADD COLUMN type TEXT NOT NULL DEFAULT 'article'")
 
     @property
     def embedder(self):
@@ -88,9 +91,9 @@ class Library:
         with self._lock, self.db:
             for e, v in zip(new, vectors):
                 self.db.execute("INSERT OR IGNORE INTO entries(kind, title, authors, year, journal, doi, source, key, "
-                                "vector, added) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                "vector, added, type) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                                 (e.kind, e.title, e.authors, e.year, e.journal, e.doi, e.source, e.key,
-                                 np.asarray(v, dtype=np.float32).tobytes(), time.time()))
+                                 np.asarray(v, dtype=np.float32).tobytes(), time.time(), e.type))
         return len(new)
 
     def add_paper(self, paper, source: str) -> int:
@@ -102,9 +105,9 @@ class Library:
 
     def entries(self) -> list[Entry]:
         with self._lock:
-            rows = self.db.execute("SELECT id, kind, title, authors, year, journal, doi, source FROM entries "
+            rows = self.db.execute("SELECT id, kind, title, authors, year, journal, doi, source, type FROM entries "
                                    "ORDER BY id").fetchall()
-        return [Entry(t, a, y, j, d, k, s, i) for i, k, t, a, y, j, d, s in rows]
+        return [Entry(t, a, y, j, d, k, s, i, ty or "article") for i, k, t, a, y, j, d, s, ty in rows]
 
     def get(self, ids: list[int]) -> list[Entry]:
         wanted = {int(i) for i in ids}
@@ -129,78 +132,13 @@ class Library:
             self.db.execute("VACUUM")
 
 
-# --- BibTeX and RIS ---------------------------------------------------------------------------
-
-def _authors(entry: Entry) -> list[str]:
-    return [a.strip() for a in re.split(r",\s*(?=[A-Z][\w'’-]+\s+[A-Z]{1,3}\b)|;\s*", entry.authors) if a.strip()] \
-        if entry.authors else []
-
-
-def _bib_key(e: Entry, used: set[str]) -> str:
-    first = (_authors(e) or ["anon"])[0].split()[0]
-    word = next((w for w in re.findall(r"[A-Za-z]{4,}", e.title)), "ref")
-    base = re.sub(r"\W", "", f"{first}{e.year or ''}{word}").lower() or "ref"
-    key, n = base, 1
-    while key in used:
-        n += 1
-        key = f"{base}{chr(ord('a') + n - 2)}"
-    used.add(key)
-    return key
-
-
-def _bib_escape(s: str) -> str:
-    return s.replace("\\", "").replace("{", "").replace("}", "")
-
-
-def to_bibtex(entries: list[Entry]) -> str:
-    used: set[str] = set()
-    out = []
-    for e in entries:
-        fields = {"title": e.title, "author": " and ".join(_authors(e)), "year": str(e.year or ""),
-                  "journal": e.journal, "doi": e.doi}
-        body = ",\n".join(f"  {k} = {{{_bib_escape(v)}}}" for k, v in fields.items() if v)
-        out.append(f"@article{{{_bib_key(e, used)},\n{body}\n}}")
-    return "\n\n".join(out) + "\n"
-
-
-def parse_bibtex(text: str) -> list[Entry]:
-    entries = []
-    for block in re.findall(r"@\w+\s*\{[^,]*,(.*?)\n\}", text, flags=re.S):
-        f = {k.lower(): v.strip() for k, v in re.findall(r"(\w+)\s*=\s*\{(.*?)\}\s*,?\s*$", block, flags=re.M)}
-        if f.get("title"):
-            entries.append(Entry(f["title"], ", ".join(a.strip() for a in f.get("author", "").split(" and ") if a.strip()),
-                                 int(f["year"]) if f.get("year", "").isdigit() else None, f.get("journal", ""),
-                                 f.get("doi", ""), "imported"))
-    return entries
-
-
-def to_ris(entries: list[Entry]) -> str:
-    out = []
-    for e in entries:
-        lines = ["TY  - JOUR"] + [f"AU  - {a}" for a in _authors(e)] + [f"TI  - {e.title}"]
-        lines += [f"PY  - {e.year}"] if e.year else []
-        lines += [f"JO  - {e.journal}"] if e.journal else []
-        lines += [f"DO  - {e.doi}"] if e.doi else []
-        out.append("\n".join(lines + ["ER  - "]))
-    return "\n\n".join(out) + "\n"
-
-
-def parse_ris(text: str) -> list[Entry]:
-    entries, cur = [], {}
-    for line in text.splitlines():
-        m = re.match(r"^([A-Z][A-Z0-9])  - ?(.*)$", line)
-        if not m:
-            continue
-        tag, value = m.group(1), m.group(2).strip()
-        if tag == "ER":
-            if cur.get("TI"):
-                year = cur.get("PY", [""])[0][:4]
-                entries.append(Entry(cur["TI"][0], ", ".join(cur.get("AU", [])), int(year) if year.isdigit() else None,
-                                     cur.get("JO", cur.get("T2", [""]))[0], cur.get("DO", [""])[0], "imported"))
-            cur = {}
-        else:
-            cur.setdefault(tag, []).append(value)
-    return entries
+def authors_of(entry: Entry) -> list[str]:
+    """The authors one by one: "; "-joined as stored now, or the older "Smith J, Lee K" form."""
+    if not entry.authors:
+        return []
+    if ";" in entry.authors:
+        return [a.strip() for a in entry.authors.split(";") if a.strip()]
+    return [a.strip() for a in re.split(r",\s*(?=[A-Z][\w'’-]+\s+[A-Z]{1,3}\b)", entry.authors) if a.strip()]
 
 
 def main(argv=None) -> None:
@@ -230,6 +168,8 @@ def main(argv=None) -> None:
             print(f"{s:.2f}  {e.cite()}")
     else:
         out = Path(argv[1])
+        from medassist.papers.bibio import to_bibtex, to_ris
+
         out.write_text(to_ris(lib.entries()) if out.suffix == ".ris" else to_bibtex(lib.entries()), encoding="utf-8")
         print(f"wrote {out}")
 

@@ -19,7 +19,8 @@ from medassist.papers.guidelines import STUDY_TYPES, all_guidelines, for_study_t
 from medassist.store.history import History
 from medassist.app.downloads import offer, forget_upload
 from medassist.app.i18n import t, lang_code, error_text, storage_error_text
-from medassist.papers.library import Library, parse_bibtex, parse_ris, to_bibtex, to_ris
+from medassist.papers.bibio import parse_bibtex, parse_ris, to_bibtex, to_ris
+from medassist.papers.library import Library
 from medassist.store.exports import EXPORT_MARK
 from medassist.papers.pdfread import PdfError, read_pdf_isolated
 from medassist.store.safety import redact
