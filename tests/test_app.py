@@ -205,3 +205,14 @@ def test_ask_this_paper_after_delete_all_saves_a_new_conversation(tmp_path):
         literature.answer_question = monkey
     assert "⚠️" not in out[-1][0] and history.exists(state["cid"])
     assert [m["content"] for m in history.messages(state["cid"])] == ["What dose?", "It says 5 mg [p. 1]."]
+
+
+def test_no_remote_writes_embedded_resources_out_as_text():
+    from medassist.app.safe import no_remote
+
+    assert no_remote("See ![scan](http://203.0.113.9/p.png).") == "See [image not loaded: scan]."
+    assert no_remote("![](//evil/p.png)") == "[image not loaded: image]"
+    assert "<img" not in no_remote('a <img src="http://x/p.png"> b') and no_remote("<IMG SRC=x") == "&lt;IMG SRC=x"
+    assert "<iframe" not in no_remote("<iframe src=http://x>") and "url(blocked:" in no_remote("url('http://x/a.png')")
+    kept = "A [link](https://pubmed.ncbi.nlm.nih.gov/1) stays a link; 5 < 7 stays; a ![local](p.png) is left."
+    assert no_remote(kept) == kept

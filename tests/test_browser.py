@@ -26,11 +26,23 @@ class SlowEngine:
 
     def __init__(self, engine, delay: float):
         self._e, self.delay = engine, delay
+        self.canned: tuple[str, str] | None = None  # (reasoning, answer) to stream instead of the model's words
 
     def __getattr__(self, name):
         return getattr(self._e, name)
 
     def stream(self, messages, **kw):
+        if self.canned:
+            from medassist.model.engine.base import Chunk
+
+            thinking, answer = self.canned
+            pieces = [(w, "thinking") for w in re.split(r"(?<= )", thinking)] + \
+                [(w, "answer") for w in re.split(r"(?<= )", answer)]
+            for i, (w, phase) in enumerate(pieces):
+                time.sleep(self.delay)
+                last = i == len(pieces) - 1
+                yield Chunk(w, phase, 5, i + 1, 10.0, 0.1, "stop" if last else None, "model" if phase == "answer" else None)
+            return
         e, delay = self._e, self.delay
         start = e.start
 
@@ -479,3 +491,21 @@ def test_no_handler_is_a_public_api_and_other_host_names_are_refused(server):
     assert server["history"].exists(cid)
     assert get("/", {"Host": "attacker.example:80"})[0] == 400  # DNS rebinding
     assert get("/gradio_api/file=http://example.com/x.png")[0] == 403
+
+
+def test_an_answer_cannot_make_the_page_fetch_from_another_machine(page, server):
+    """A model (or a pasted text) that writes ![](http://…) or <img src=http://…>: shown as text, never loaded."""
+    server["engine"].canned = ("Let me show <img src='http://203.0.113.7/t.png'> this. ",
+                               "See ![scan](http://203.0.113.7/p.png) and <img src=\"http://203.0.113.7/q.png\"> "
+                               "and <iframe src=//203.0.113.7/f></iframe> done.")
+    try:
+        ask(page, "Show me ![x](http://203.0.113.7/u.png) please")
+        page.wait_for_selector("#stats:has-text('tokens/s')", timeout=30000)
+        page.wait_for_timeout(500)
+    finally:
+        server["engine"].canned = None
+    text = page.locator("#chat").inner_text()
+    assert "[image not loaded: scan]" in text and "[image not loaded: x]" in text
+    assert page.locator("#chat img[src*='203.0.113.7'], #chat iframe").count() == 0
+    assert not [u for u in page.requests if "203.0.113.7" in u]
+    assert all(u.startswith(server["url"]) for u in page.requests)

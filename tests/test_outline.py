@@ -268,3 +268,18 @@ def test_a_read_upload_leaves_gradios_cache_and_nothing_else_is_touched(tmp_path
     inside.write_bytes(b"%PDF"), outside.write_bytes(b"%PDF")
     forget_upload(inside), forget_upload(outside), forget_upload(None)
     assert not inside.exists() and outside.exists()
+
+
+def test_a_docx_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
+    import zipfile
+
+    bomb = tmp_path / "draft.docx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", b"\0" * (D.DOCX_MAX_UNPACKED_MB + 1) * 1_000_000)
+    assert bomb.stat().st_size < 1_000_000  # small on disk
+    with pytest.raises(D.PdfError, match="unpacks to"):
+        D.read_draft(bomb)
+    (tmp_path / "not.docx").write_bytes(b"plain text, not a zip")
+    with pytest.raises(D.PdfError, match="damaged"):
+        D.read_draft(tmp_path / "not.docx")

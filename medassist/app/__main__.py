@@ -69,7 +69,7 @@ def main(argv=None) -> None:
     from medassist.app.ui import build_ui
 
     demo = build_ui(service, history, cfg)
-    demo.queue(default_concurrency_limit=1)
+    demo.queue(default_concurrency_limit=1, max_size=64)  # a flood of requests waits in a bounded line
     print(f"MedAssist is starting at {url}  (API: {url}/v1; Ctrl+C to quit)", flush=True)
     if cfg.open_browser:
         webbrowser.open(url)  # the page shows the model's progress until it is ready

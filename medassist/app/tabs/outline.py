@@ -18,6 +18,7 @@ from medassist.papers import draftcheck
 from medassist.papers.guidelines import STUDY_TYPES, all_guidelines, for_study_type
 from medassist.store.history import History
 from medassist.app.downloads import offer, forget_upload
+from medassist.app.safe import no_remote
 from medassist.app.i18n import t, lang_code, error_text, storage_error_text
 from medassist.papers.bibio import parse_bibtex, parse_ris, to_bibtex, to_ris
 from medassist.papers.library import Library
@@ -123,7 +124,7 @@ def check_draft(service, history: History, text, file, guideline_name, lang_valu
     report = redact(draftcheck.to_markdown(items, gaps, g)) + EXPORT_MARK  # it quotes the draft
     history.audit.record("draft_check", text=draft, guideline=g.name,
                          missing=sum(r.status == "missing" for r in items), gaps=len(gaps))
-    return report, offer(lambda: history.downloads.write(f"draft-check-{g.name.lower()}.md", report),
+    return no_remote(report), offer(lambda: history.downloads.write(f"draft-check-{g.name.lower()}.md", report),
                          lang_code(lang_value))
 
 

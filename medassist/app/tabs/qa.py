@@ -15,6 +15,7 @@ import gradio as gr
 from medassist.model import chat as chat_format
 from medassist.store.history import History
 from medassist.app.downloads import offer
+from medassist.app.safe import no_remote
 from medassist.app.i18n import EXAMPLES, t, lang_code, error_text, storage_error_text
 from medassist.store.safety import red_flags
 from medassist.app.service import ModelService
@@ -50,7 +51,7 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
         return
     banner = emergency_banner(question, lang)
     banner_update = gr.update(value=banner, visible=bool(banner))
-    chat.append({"role": "user", "content": question})
+    chat.append({"role": "user", "content": no_remote(question)})
     if not service.ready:
         chat.append({"role": "assistant", "content": t("not_ready", lang)})
         yield chat, question, banner_update, "", state
@@ -59,7 +60,7 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
     if state["cid"] is not None and not history.exists(state["cid"]):
         # Deleted (here or in another tab): its text must not go to the model again; start afresh.
         state.update(cid=None, messages=[])
-        chat = [{"role": "user", "content": question}]
+        chat = [{"role": "user", "content": no_remote(question)}]
     state["cancel"] = cancel = threading.Event()
     messages = state["messages"] + [{"role": "user", "content": question}]
     thought = {"role": "assistant", "content": "", "metadata": {"title": t("reasoning", lang), "status": "pending"}}
@@ -67,6 +68,7 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
     chat.append(thought)
     yield chat, "", banner_update, "", state
     started, last_yield, last, shown = time.perf_counter(), 0.0, None, False
+    raw_thought, raw_answer = "", ""  # as the model wrote them; the page shows them through no_remote
     try:
         # MedAssist's system prompt in the question's language (the fine-tuned model answers a Chinese
         # question in English under the English prompt, README "Limits").
@@ -76,14 +78,16 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
                                 repetition_penalty=float(repetition_penalty or service.cfg.repetition_penalty)):
             last = c
             if c.phase == "thinking":
-                thought["content"] += c.text
+                raw_thought += c.text
+                thought["content"] = no_remote(raw_thought)
             elif c.text:
                 if not shown:
                     shown = True
                     thought["metadata"] = {**thought["metadata"], "status": "done",
                                            "duration": round(time.perf_counter() - started, 1)}
                     chat.append(answer)
-                answer["content"] += c.text
+                raw_answer += c.text
+                answer["content"] = no_remote(raw_answer)
             if time.perf_counter() - last_yield > STREAM_INTERVAL_S:
                 last_yield = time.perf_counter()
                 yield chat, "", banner_update, "", state
@@ -147,8 +151,9 @@ def open_conversation(history: History, cid, lang_value: str = "English"):
     chat = []
     for m in history.messages(int(cid)):
         if m["thinking"]:
-            chat.append({"role": "assistant", "content": m["thinking"], "metadata": {"title": t("reasoning", lang_code(lang_value)), "status": "done"}})
-        chat.append({"role": m["role"], "content": m["content"]})
+            chat.append({"role": "assistant", "content": no_remote(m["thinking"]),
+                         "metadata": {"title": t("reasoning", lang_code(lang_value)), "status": "done"}})
+        chat.append({"role": m["role"], "content": no_remote(m["content"])})
         state["messages"].append({"role": m["role"], "content": m["content"]})
     state["cid"] = int(cid)
     return chat, state
