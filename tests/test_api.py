@@ -101,6 +101,12 @@ def test_bad_requests_get_a_clear_error(app):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(req, timeout=10)
         assert err.value.code == 400 and "message" in json.loads(err.value.read())["error"]
+    for msgs in ([{"role": "user", "content": "q"}] * 501, [{"role": "user", "content": "x" * 400_001}]):
+        req = urllib.request.Request(app["url"] + "/v1/chat/completions", data=json.dumps({"messages": msgs}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 413 and "At most" in json.loads(err.value.read())["error"]["message"]
 
 
 def test_the_page_is_still_on_the_same_port(app):

@@ -36,6 +36,8 @@ from medassist.store.safety import red_flags
 FINISH = {"stop": "stop", "stop_string": "stop", "length": "length", "cancelled": "stop", None: "stop"}
 
 
+MAX_MESSAGES, MAX_CHARS = 500, 400_000  # per request: far beyond any context this serves, short of exhausting memory
+
 def _error(status: int, message: str, kind: str) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
 
@@ -76,6 +78,9 @@ def router(service, history, cfg, api_key: str | None) -> APIRouter:
             messages = [{"role": m["role"], "content": _text(m.get("content"))} for m in body["messages"]]
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             return _error(400, "The body must be JSON with a `messages` list of {role, content}.", "invalid_request_error")
+        if len(messages) > MAX_MESSAGES or sum(len(m["content"]) for m in messages) > MAX_CHARS:
+            return _error(413, f"At most {MAX_MESSAGES} messages and {MAX_CHARS:,} characters per request.",
+                          "invalid_request_error")
         if not service.ready:
             return _error(503, f"The model is not ready yet ({service.status.state}: {service.status.message}).",
                           "server_error")

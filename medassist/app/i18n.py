@@ -71,10 +71,22 @@ STRINGS: dict[str, dict[str, str]] = {
                         "zh": "结果已显示在此处，但无法生成下载文件（{msg}）。"},
     "nothing_to_export": {"en": "Nothing to export yet.", "zh": "暂无可导出的内容。"},
     "about": {"en": "**Data folder:** `{data}`  \n**Model folder:** `{models}`  \nNo analytics, no internet access: "
-                    "nothing leaves this computer except to a model server you add below. History is stored with "
-                    "identifiers redacted. OpenAI-compatible API for other tools: `{api}`",
+                    "nothing leaves this computer except to a model server you add below. OpenAI-compatible API for "
+                    "other tools: `{api}`  \n**What is stored, and what redaction covers.** Conversations, summaries, "
+                    "the library and exports are written with identifiers replaced by [NAME], [DATE] …: names "
+                    "after a title, a role (patient, daughter …) or a common given name, and Chinese names after "
+                    "患者/家属/姓名 or before 先生/女士/医生; street addresses; full dates (day, month and year); "
+                    "phone numbers; e-mails; national ID, SSN, record, insurance/医保 numbers; WeChat IDs; IP "
+                    "addresses (measured: README). **Not covered:** a name with no such cue, ages, places without "
+                    "a street, rare number formats, and text inside uploaded PDFs (read, never stored whole). What "
+                    "is on screen is not redacted. Do not paste more than the question needs.",
               "zh": "**数据目录：** `{data}`  \n**模型目录：** `{models}`  \n无统计上报，不访问互联网：除发送到您在下方添加的"
-                    "模型服务器外，任何数据都不会离开本机。历史记录在保存前已去除身份信息。供其他工具使用的 OpenAI 兼容接口：`{api}`"},
+                    "模型服务器外，任何数据都不会离开本机。供其他工具使用的 OpenAI 兼容接口：`{api}`  \n**保存什么、脱敏覆盖什么。**"
+                    "对话、摘要、文献库和导出文件在写入前将身份信息替换为 [NAME]、[DATE] 等：称谓（先生、Dr 等）、"
+                    "角色（患者、家属、姓名等）之后的姓名及常见英文名；详细地址；完整日期（年月日）；电话；电子邮箱；"
+                    "身份证号、社会保障号、病历号、医保号；微信号；IP 地址（测量结果见 README）。**不覆盖：**没有上述"
+                    "提示词的姓名、年龄、没有街道门牌的地点、少见的号码格式，以及上传 PDF 中的文字（只读取，不整体保存）。"
+                    "屏幕上显示的内容不做脱敏。请只输入问题所需的信息。"},
     "remote.refused": {"en": "The model server at {host} could not be reached. Is it running, and is the address right?",
                        "zh": "无法连接模型服务器 {host}。请确认服务器正在运行且地址正确。"},
     "remote.timeout": {"en": "The model server at {host} did not answer in time.", "zh": "模型服务器 {host} 响应超时。"},
