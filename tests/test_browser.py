@@ -509,3 +509,85 @@ def test_an_answer_cannot_make_the_page_fetch_from_another_machine(page, server)
     assert page.locator("#chat img[src*='203.0.113.7'], #chat iframe").count() == 0
     assert not [u for u in page.requests if "203.0.113.7" in u]
     assert all(u.startswith(server["url"]) for u in page.requests)
+
+
+@pytest.fixture(scope="module")
+def accounts_server(tiny_onnx_fp32, tmp_path_factory):
+    """MedAssist with two accounts, as `medassist users add` makes them."""
+    from medassist.app.__main__ import launch
+    from medassist.app.accounts import account_of
+    from medassist.app.config import AppConfig
+    from medassist.app.service import ModelService
+    from medassist.app.ui import build_ui
+    from medassist.model.engine import load_engine
+    from medassist.store.history import History
+    from medassist.store.users import Users
+
+    folder = tmp_path_factory.mktemp("accounts")
+    users = Users(folder / "users.json")
+    users.add("alice", "alice-password")
+    users.add("bob", "bob-password")
+    cfg = AppConfig(language="en", thinking_budget=16, max_new_tokens=16)
+    real = load_engine(tiny_onnx_fp32, threads=1)
+    real.decode = lambda ids: "".join(f" w{i}" for i in ids)
+    history = History(folder / "history.sqlite", user=account_of(users))
+    demo = build_ui(ModelService(cfg, engine=real), history, cfg)
+    demo.queue(default_concurrency_limit=1)
+    port = free_port()
+    launch(demo, cfg, server_port=port, prevent_thread_lock=True, auth=users.verify)
+    yield {"url": f"http://127.0.0.1:{port}", "history": history, "folder": folder}
+    demo.close()
+
+
+def login(browser, url, name, password):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
+    pg = ctx.new_page()
+    pg.goto(url)
+    pg.locator("input[type=text], input:not([type])").first.fill(name)
+    pg.locator("input[type=password]").fill(password)
+    pg.get_by_role("button", name=re.compile("log ?in", re.I)).click()
+    pg.wait_for_selector("#send", timeout=20000)
+    return pg
+
+
+def test_two_clinicians_see_only_their_own_history_and_library(browser, accounts_server):
+    import sqlite3
+    import urllib.error
+    import urllib.request
+
+    url = accounts_server["url"]
+    alice = login(browser, url, "alice", "alice-password")
+    ask(alice, "Alice's patient with chest pain")
+    alice.wait_for_selector("#stats:has-text('tokens/s')", timeout=30000)
+    bob = login(browser, url, "bob", "bob-password")
+    ask(bob, "Bob's question about asthma")
+    bob.wait_for_selector("#stats:has-text('tokens/s')", timeout=30000)
+    for pg, mine, theirs in ((alice, "Alice's patient", "Bob's question"), (bob, "Bob's question", "Alice's patient")):
+        pg.locator("#history").get_by_text("History").first.click()
+        pg.click("#conversations input")
+        options = pg.get_by_role("option").all_inner_texts()
+        assert any(mine in o for o in options) and not any(theirs in o for o in options), options
+        pg.keyboard.press("Escape")
+    # Bob deletes all his data: Alice's stays
+    bob.get_by_role("tab", name="Settings").click()
+    bob.click("#delete-all")
+    bob.click("#delete-all-yes")
+    bob.wait_for_selector("#delete-all-confirm", state="hidden", timeout=5000)
+    with sqlite3.connect(accounts_server["folder"] / "history.sqlite") as db:
+        owners = [r[0] for r in db.execute("SELECT user FROM conversations")]
+    assert owners == ["alice"]
+    # no login, no data: the page's config and the queue refuse an anonymous client
+    for path in ("/config", "/gradio_api/info"):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(url + path, timeout=10)
+        assert err.value.code in (401, 403)
+    # a wrong password does not log in
+    ctx = browser.new_context()
+    pg = ctx.new_page()
+    pg.goto(url)
+    pg.locator("input[type=text], input:not([type])").first.fill("alice")
+    pg.locator("input[type=password]").fill("wrong-password")
+    pg.get_by_role("button", name=re.compile("log ?in", re.I)).click()
+    pg.wait_for_timeout(1500)
+    assert pg.locator("#send").count() == 0
+    ctx.close()

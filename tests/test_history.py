@@ -3,6 +3,8 @@ import os
 import tempfile
 import time
 
+import pytest
+
 from medassist.store.exports import Downloads, safe_name
 from medassist.store.history import History
 
@@ -67,3 +69,62 @@ def test_audit_log_holds_no_patient_text(tmp_path):
     assert "Jane" not in raw and "123456" not in raw and "chest" not in raw and "free text" not in raw
     a, b = h.audit.entries()
     assert a["input_sha256"] == b["input_sha256"] and a["tokens"] == 42 and a["flags"] == ["cardiac"]
+
+
+def test_each_account_sees_reads_and_deletes_only_its_own(tmp_path):
+    who = {"name": "alice"}
+    h = History(tmp_path / "h.sqlite", user=lambda: who["name"])
+    a = h.save_turn(None, "Alice's question", "Alice's question", "answer A")
+    who["name"] = "bob"
+    b = h.save_turn(None, "Bob's question", "Bob's question", "answer B")
+    assert [c["title"] for c in h.conversations()] == ["Bob's question"]
+    assert h.conversations("Alice") == [] and h.messages(a) == [] and not h.exists(a) and h.title(a) == ""
+    h.delete(a)  # not Bob's to delete
+    with pytest.raises(KeyError):
+        h.export(a)
+    with pytest.raises(KeyError):
+        h.add(a, "user", "appended by Bob")
+    h.audit.record("ask", text="x")
+    h.delete_all()
+    assert h.conversations() == [] and not h.exists(b)
+    who["name"] = "alice"
+    assert [c["id"] for c in h.conversations()] == [a] and len(h.messages(a)) == 2
+    assert [e.get("user") for e in h.audit.entries()] == []  # Bob's audit lines went with his data
+
+
+def test_a_history_from_before_accounts_is_kept_as_the_single_users(tmp_path):
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "h.sqlite") as db:
+        db.executescript("""CREATE TABLE conversations (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,
+            created REAL NOT NULL, updated REAL NOT NULL);
+            INSERT INTO conversations(title, created, updated) VALUES ('old one', 1, 1);""")
+    h = History(tmp_path / "h.sqlite")
+    assert [c["title"] for c in h.conversations()] == ["old one"]
+
+
+def test_accounts_file_holds_scrypt_hashes_private_to_its_owner(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    from medassist.store.users import Users, main
+
+    monkeypatch.setenv("MEDASSIST_DATA", str(tmp_path))
+    monkeypatch.setenv("MEDASSIST_NEW_PASSWORD", "correct horse battery")
+    main(["add", "alice"])
+    main(["add", "admin", "--admin"])
+    users = Users(tmp_path / "users.json")
+    raw = (tmp_path / "users.json").read_text()
+    assert "correct horse" not in raw and stat.S_IMODE(os.stat(tmp_path / "users.json").st_mode) == 0o600
+    assert users.verify("alice", "correct horse battery") and not users.verify("alice", "wrong")
+    assert not users.verify("nobody", "correct horse battery") and users.is_admin("admin")
+    with pytest.raises(ValueError):
+        users.add("alice", "short")
+    with pytest.raises(ValueError):
+        users.add("../etc", "long enough password")
+    h = History(tmp_path / "history.sqlite", user=lambda: "alice")
+    h.save_turn(None, "t", "q", "a")
+    main(["remove", "alice", "--delete-data"])
+    assert users.names() == ["admin"] and h.conversations() == []
+    (tmp_path / "users.json").write_text("{not json")
+    assert not users.verify("admin", "correct horse battery")  # a damaged file opens no doors

@@ -283,3 +283,24 @@ def test_a_docx_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
     (tmp_path / "not.docx").write_bytes(b"plain text, not a zip")
     with pytest.raises(D.PdfError, match="damaged"):
         D.read_draft(tmp_path / "not.docx")
+
+
+def test_each_account_has_its_own_library_and_old_libraries_migrate(tmp_path):
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "lib.sqlite") as db:  # a library from before accounts
+        db.executescript("""CREATE TABLE entries (id INTEGER PRIMARY KEY, kind TEXT, title TEXT, authors TEXT,
+            year INTEGER, journal TEXT, doi TEXT, source TEXT, key TEXT UNIQUE, vector BLOB, added REAL);""")
+        db.execute("INSERT INTO entries(kind, title, key, vector) VALUES ('imported', 'An old library entry', "
+                   "'t:an old library entry', ?)", (np.zeros(8, dtype=np.float32).tobytes(),))
+    who = {"name": ""}
+    lib = Library(tmp_path / "lib.sqlite", HashEmbedder(), user=lambda: who["name"])
+    assert [e.title for e in lib.entries()] == ["An old library entry"]
+    who["name"] = "alice"
+    lib.add([Entry("Heart failure clinics reduce readmission", "Smith, John")])
+    who["name"] = "bob"
+    assert lib.entries() == [] and lib.suggest("heart failure clinics") == []
+    lib.add([Entry("Heart failure clinics reduce readmission", "Smith, John")])  # the same paper, his own copy
+    lib.delete_all()
+    who["name"] = "alice"
+    assert [e.title for e in lib.entries()] == ["Heart failure clinics reduce readmission"]

@@ -27,6 +27,11 @@ from medassist.model.config import add_flags, resolve  # noqa: E402
 
 
 def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["users"]:  # medassist users add|remove|list (store/users.py)
+        from medassist.store.users import main as users_main
+
+        return users_main(argv[1:])
     # allow_abbrev=False: "--password X" must not be taken as "--password-file X"
     ap = argparse.ArgumentParser(prog="medassist", description="MedAssist: a local medical AI assistant.",
                                  allow_abbrev=False)
@@ -42,9 +47,17 @@ def main(argv=None) -> None:
         cfg.password = key_from(cfg.password_file) if cfg.password_file else os.environ.get("MEDASSIST_PASSWORD") or None
     except OSError as e:
         sys.exit(f"error: cannot read the password file: {e}")
-    if not loopback and not cfg.password and not cfg.api_only:
+    from medassist.model.paths import data_dir
+    from medassist.store.users import Users
+
+    users = Users(data_dir() / "users.json")
+    try:
+        accounts = users.any()  # with accounts, every page needs a login (also on 127.0.0.1)
+    except RuntimeError as e:
+        sys.exit(f"error: {e}")
+    if not loopback and not cfg.password and not accounts and not cfg.api_only:
         sys.exit("error: serving beyond this computer (--host) requires a password: set MEDASSIST_PASSWORD "
-                 "or --password-file")
+                 "or --password-file, or add accounts with `medassist users add NAME`")
     if bool(cfg.certfile) != bool(cfg.keyfile):
         sys.exit("error: TLS needs both --certfile and --keyfile")
 
@@ -60,7 +73,9 @@ def main(argv=None) -> None:
     from medassist.app.service import ModelService
 
     service = ModelService(cfg).start()
-    history = History(cfg.history_path)
+    from medassist.app.accounts import account_of
+
+    history = History(cfg.history_path, user=account_of(users))
     url = f"http{'s' if cfg.certfile else ''}://{'127.0.0.1' if loopback else cfg.host}:{cfg.port}"
     if cfg.api_only:
         print(f"MedAssist API at {url}/v1  (Ctrl+C to quit)", flush=True)
@@ -73,7 +88,7 @@ def main(argv=None) -> None:
     print(f"MedAssist is starting at {url}  (API: {url}/v1; Ctrl+C to quit)", flush=True)
     if cfg.open_browser:
         webbrowser.open(url)  # the page shows the model's progress until it is ready
-    launch(demo, cfg, api=api_router(service, history, cfg, api_key))
+    launch(demo, cfg, api=api_router(service, history, cfg, api_key), **({"auth": users.verify} if accounts else {}))
 
 
 def api_router(service, history, cfg: AppConfig, api_key: str | None):

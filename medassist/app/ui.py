@@ -52,7 +52,7 @@ def status_markdown(service: ModelService, lang: str) -> str:
 def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Blocks:
     lang = cfg.lang
     # The reference library sits beside the history; its embeddings load on first use.
-    library = Library(history.path.parent / "library.sqlite", service.embedder, redact=redact)
+    library = Library(history.path.parent / "library.sqlite", service.embedder, redact=redact, user=history.user)
     # delete_cache: what uploads and downloads leave in Gradio's cache is removed hourly, and at shutdown.
     with gr.Blocks(title="MedAssist", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         with gr.Row(equal_height=True):

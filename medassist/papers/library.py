@@ -24,8 +24,10 @@ import numpy as np
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
   id INTEGER PRIMARY KEY, kind TEXT, title TEXT, authors TEXT, year INTEGER, journal TEXT, doi TEXT,
-  source TEXT, key TEXT UNIQUE, vector BLOB, added REAL);
+  source TEXT, key TEXT, vector BLOB, added REAL, type TEXT NOT NULL DEFAULT 'article',
+  user TEXT NOT NULL DEFAULT '', UNIQUE(user, key));
 """
+COLUMNS = "id, kind, title, authors, year, journal, doi, source, key, vector, added, type, user"
 
 
 @dataclass
@@ -52,25 +54,37 @@ class Entry:
 
 
 class Library:
-    def __init__(self, path: str | Path, embedder, redact=None):
+    def __init__(self, path: str | Path, embedder, redact=None, user=None):
         """embedder: an object with encode(), or a function returning one (loaded on first use). redact: applied
         to every title and file name before it is written (the app passes store.redact; a file named after a
-        patient must not reach the disk by that name)."""
+        patient must not reach the disk by that name). user: who is asking, called on every read and write
+        ("" on a one-person install): each account has its own library."""
         self.redact = redact or (lambda text: text)
+        self.user = user or (lambda: "")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._embedder = embedder
         self._lock = threading.Lock()
         self.db = sqlite3.connect(self.path, check_same_thread=False)
         self.db.executescript(SCHEMA)
-        if "type" not in {r[1] for r in self.db.execute("PRAGMA table_info(entries)")}:  # libraries from v0.3
-            self.db.execute("ALTER TABLE entries ADD COLUMN type TEXT NOT NULL DEFAULT 'article'")
+        if "user" not in {r[1] for r in self.db.execute("PRAGMA table_info(entries)")}:
+            self._migrate()
 
     @property
     def embedder(self):
         if callable(self._embedder) and not hasattr(self._embedder, "encode"):
             self._embedder = self._embedder()
         return self._embedder
+
+    def _migrate(self) -> None:
+        """A library from before 0.4 (one user, key UNIQUE on its own): rebuilt with a type and a user column."""
+        old = {r[1] for r in self.db.execute("PRAGMA table_info(entries)")}
+        keep = [c for c in COLUMNS.split(", ") if c in old]
+        with self.db:
+            self.db.execute("ALTER TABLE entries RENAME TO entries_old")
+            self.db.executescript(SCHEMA)
+            self.db.execute(f"INSERT INTO entries({', '.join(keep)}) SELECT {', '.join(keep)} FROM entries_old")
+            self.db.execute("DROP TABLE entries_old")
 
     def add(self, entries: list[Entry]) -> int:
         """Adds the entries not already present (same DOI or title); returns how many were new."""
@@ -79,7 +93,7 @@ class Library:
             # "_" and "-" joined words in file names ("John_Smith_discharge.pdf") are words to the redaction
             e.title, e.source = self.redact(e.title), self.redact(re.sub(r"[_]+", " ", e.source))
         with self._lock:
-            known = {r[0] for r in self.db.execute("SELECT key FROM entries")}
+            known = {r[0] for r in self.db.execute("SELECT key FROM entries WHERE user=?", (self.user(),))}
         new, seen = [], set()
         for e in entries:
             if e.key not in known and e.key not in seen:
@@ -91,9 +105,9 @@ class Library:
         with self._lock, self.db:
             for e, v in zip(new, vectors):
                 self.db.execute("INSERT OR IGNORE INTO entries(kind, title, authors, year, journal, doi, source, key, "
-                                "vector, added, type) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                                "vector, added, type, user) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                                 (e.kind, e.title, e.authors, e.year, e.journal, e.doi, e.source, e.key,
-                                 np.asarray(v, dtype=np.float32).tobytes(), time.time(), e.type))
+                                 np.asarray(v, dtype=np.float32).tobytes(), time.time(), e.type, self.user()))
         return len(new)
 
     def add_paper(self, paper, source: str) -> int:
@@ -106,7 +120,7 @@ class Library:
     def entries(self) -> list[Entry]:
         with self._lock:
             rows = self.db.execute("SELECT id, kind, title, authors, year, journal, doi, source, type FROM entries "
-                                   "ORDER BY id").fetchall()
+                                   "WHERE user=? ORDER BY id", (self.user(),)).fetchall()
         return [Entry(t, a, y, j, d, k, s, i, ty or "article") for i, k, t, a, y, j, d, s, ty in rows]
 
     def get(self, ids: list[int]) -> list[Entry]:
@@ -116,7 +130,7 @@ class Library:
     def suggest(self, text: str, k: int = 5, min_score: float = 0.2) -> list[tuple[Entry, float]]:
         """Library entries most similar to the text, best first (only entries that exist in the library)."""
         with self._lock:
-            rows = self.db.execute("SELECT id, vector FROM entries ORDER BY id").fetchall()
+            rows = self.db.execute("SELECT id, vector FROM entries WHERE user=? ORDER BY id", (self.user(),)).fetchall()
         if not rows or not text.strip():
             return []
         matrix = np.stack([np.frombuffer(v, dtype=np.float32) for _, v in rows])
@@ -127,7 +141,7 @@ class Library:
 
     def delete_all(self) -> None:
         with self._lock, self.db:
-            self.db.execute("DELETE FROM entries")
+            self.db.execute("DELETE FROM entries WHERE user=?", (self.user(),))
         with self._lock:
             self.db.execute("VACUUM")
 

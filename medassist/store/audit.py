@@ -18,8 +18,9 @@ from pathlib import Path
 
 
 class AuditLog:
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, user=None):
         self.folder = Path(folder)
+        self.user = user or (lambda: "")  # who acts (an account name; "" on a one-person install)
         self.path = self.folder / "audit.jsonl"
         self._lock = threading.Lock()
 
@@ -37,6 +38,8 @@ class AuditLog:
     def record(self, action: str, *, text: str | None = None, **fields) -> None:
         """fields must be numbers, names or flags, never free text from the user."""
         entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "action": action}
+        if self.user():
+            entry["user"] = self.user()
         if text is not None:
             entry["input_sha256"] = self.hash(text)
             entry["input_chars"] = len(text)
@@ -53,9 +56,19 @@ class AuditLog:
         return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     def delete(self) -> None:
+        """This user's entries; on a one-person install the whole log and its salt."""
+        name = self.user()
         with self._lock:
-            self.path.unlink(missing_ok=True)
-            (self.folder / "audit.salt").unlink(missing_ok=True)
+            if not name:
+                self.path.unlink(missing_ok=True)
+                (self.folder / "audit.salt").unlink(missing_ok=True)
+                return
+            if self.path.exists():
+                keep = [ln for ln in self.path.read_text(encoding="utf-8").splitlines()
+                        if ln.strip() and json.loads(ln).get("user") != name]
+                tmp = self.path.with_suffix(".tmp")
+                tmp.write_text("".join(k + "\n" for k in keep), encoding="utf-8")
+                os.replace(tmp, self.path)
 
 
 if __name__ == "__main__":

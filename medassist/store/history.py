@@ -18,7 +18,8 @@ from medassist.store.safety import redact
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);
+    id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL,
+    user TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
@@ -29,9 +30,11 @@ CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id)
 
 
 class History:
-    """The user's data: conversations (SQLite) and the audit log, in one folder; downloads go to private temp files."""
+    """The user's data: conversations (SQLite) and the audit log, in one folder; downloads go to private temp files.
+    user: who is asking, called on every read and write ("" = the single user of a one-person install); every
+    query is scoped to it, so one account never sees, finds, opens, exports or deletes another's conversations."""
 
-    def __init__(self, path: str | Path, downloads: Downloads | None = None):
+    def __init__(self, path: str | Path, downloads: Downloads | None = None, user=None):
         from medassist.store.audit import AuditLog
 
         self.path = Path(path)
@@ -40,22 +43,29 @@ class History:
         # before 0.3 wrote them to <data>/exports: delete_all still removes that folder.
         self.legacy_exports = self.path.parent / "exports"
         self.downloads = downloads or Downloads()
-        self.audit = AuditLog(self.path.parent)
+        self.user = user or (lambda: "")
+        self.audit = AuditLog(self.path.parent, user=self.user)
         self._lock = threading.Lock()  # gradio calls from worker threads; one connection, serialised
         self.db = sqlite3.connect(self.path, check_same_thread=False)
         self.db.execute("PRAGMA foreign_keys = ON")
         self.db.executescript(SCHEMA)
+        if "user" not in {r[1] for r in self.db.execute("PRAGMA table_info(conversations)")}:  # before 0.4
+            self.db.execute("ALTER TABLE conversations ADD COLUMN user TEXT NOT NULL DEFAULT ''")
+        self.db.execute("CREATE INDEX IF NOT EXISTS conversations_by_user ON conversations(user, updated)")
 
     def new_conversation(self, first_question: str) -> int:
         title = redact(" ".join(first_question.split()))[:80] or "(untitled)"
         now = time.time()
         with self._lock, self.db:
-            return self.db.execute("INSERT INTO conversations(title, created, updated) VALUES (?,?,?)",
-                                   (title, now, now)).lastrowid
+            return self.db.execute("INSERT INTO conversations(title, created, updated, user) VALUES (?,?,?,?)",
+                                   (title, now, now, self.user())).lastrowid
 
     def add(self, conversation_id: int, role: str, content: str, thinking: str = "", meta: dict | None = None) -> None:
         now = time.time()
         with self._lock, self.db:
+            if self.db.execute("SELECT 1 FROM conversations WHERE id=? AND user=?",
+                               (conversation_id, self.user())).fetchone() is None:
+                raise KeyError(f"no conversation {conversation_id}")
             self.db.execute("INSERT INTO messages(conversation_id, role, content, thinking, meta, created) "
                             "VALUES (?,?,?,?,?,?)", (conversation_id, role, redact(content), redact(thinking),
                                                      json.dumps(meta or {}), now))
@@ -65,7 +75,8 @@ class History:
         if conversation_id is None:
             return False
         with self._lock:
-            return self.db.execute("SELECT 1 FROM conversations WHERE id=?", (conversation_id,)).fetchone() is not None
+            return self.db.execute("SELECT 1 FROM conversations WHERE id=? AND user=?",
+                                   (conversation_id, self.user())).fetchone() is not None
 
     def save_turn(self, conversation_id: int | None, title: str, question: str, answer: str, thinking: str = "",
                   meta: dict | None = None) -> int:
@@ -73,11 +84,11 @@ class History:
         another tab) or not yet started is started afresh with this turn. Returns the conversation id."""
         now = time.time()
         with self._lock, self.db:
-            if conversation_id is None or self.db.execute("SELECT 1 FROM conversations WHERE id=?",
-                                                          (conversation_id,)).fetchone() is None:
+            if conversation_id is None or self.db.execute("SELECT 1 FROM conversations WHERE id=? AND user=?",
+                                                          (conversation_id, self.user())).fetchone() is None:
                 conversation_id = self.db.execute(
-                    "INSERT INTO conversations(title, created, updated) VALUES (?,?,?)",
-                    (redact(" ".join(title.split()))[:80] or "(untitled)", now, now)).lastrowid
+                    "INSERT INTO conversations(title, created, updated, user) VALUES (?,?,?,?)",
+                    (redact(" ".join(title.split()))[:80] or "(untitled)", now, now, self.user())).lastrowid
             for role, text, th, m in (("user", question, "", {}), ("assistant", answer, thinking, meta or {})):
                 self.db.execute("INSERT INTO messages(conversation_id, role, content, thinking, meta, created) "
                                 "VALUES (?,?,?,?,?,?)", (conversation_id, role, redact(text), redact(th),
@@ -86,51 +97,58 @@ class History:
         return conversation_id
 
     def conversations(self, query: str = "", limit: int = 200) -> list[dict]:
-        sql = "SELECT id, title, updated FROM conversations"
-        args: tuple = ()
+        sql = "SELECT id, title, updated FROM conversations WHERE user=?"
+        args: tuple = (self.user(),)
         if query.strip():
             q = f"%{query.strip()}%"
-            sql += (" WHERE title LIKE ? OR id IN (SELECT conversation_id FROM messages "
-                    "WHERE content LIKE ? OR thinking LIKE ?)")
-            args = (q, q, q)
+            sql += (" AND (title LIKE ? OR id IN (SELECT conversation_id FROM messages "
+                    "WHERE content LIKE ? OR thinking LIKE ?))")
+            args += (q, q, q)
         with self._lock:
             rows = self.db.execute(sql + " ORDER BY updated DESC LIMIT ?", args + (limit,)).fetchall()
         return [{"id": r[0], "title": r[1], "updated": r[2]} for r in rows]
 
     def messages(self, conversation_id: int) -> list[dict]:
         with self._lock:
-            rows = self.db.execute("SELECT role, content, thinking, meta, created FROM messages "
-                                   "WHERE conversation_id=? ORDER BY id", (conversation_id,)).fetchall()
+            rows = self.db.execute("SELECT m.role, m.content, m.thinking, m.meta, m.created FROM messages m "
+                                   "JOIN conversations c ON c.id = m.conversation_id "
+                                   "WHERE m.conversation_id=? AND c.user=? ORDER BY m.id",
+                                   (conversation_id, self.user())).fetchall()
         return [{"role": r[0], "content": r[1], "thinking": r[2], "meta": json.loads(r[3]), "created": r[4]}
                 for r in rows]
 
     def title(self, conversation_id: int) -> str:
         with self._lock:
-            row = self.db.execute("SELECT title FROM conversations WHERE id=?", (conversation_id,)).fetchone()
+            row = self.db.execute("SELECT title FROM conversations WHERE id=? AND user=?",
+                                  (conversation_id, self.user())).fetchone()
         return row[0] if row else ""
 
     def delete(self, conversation_id: int) -> None:
         with self._lock, self.db:
-            self.db.execute("DELETE FROM conversations WHERE id=?", (conversation_id,))
+            self.db.execute("DELETE FROM conversations WHERE id=? AND user=?", (conversation_id, self.user()))
         (self.legacy_exports / f"medassist-conversation-{conversation_id}.md").unlink(missing_ok=True)
         self.audit.record("delete", conversation=conversation_id)
 
     def export(self, conversation_id: int) -> Path:
         """The conversation as a Markdown download (a private temp file)."""
+        if not self.exists(conversation_id):
+            raise KeyError(f"no conversation {conversation_id}")
         out = self.downloads.write(f"medassist-conversation-{conversation_id}.md", self.to_markdown(conversation_id))
         self.audit.record("export", conversation=conversation_id, format="markdown")
         return out
 
-    def delete_all(self) -> None:
-        """Really delete: every conversation, every download, the audit log; the database file is compacted."""
+    def delete_all(self, audit: bool = True) -> None:
+        """Really delete this user's data: every conversation (messages go with them), the downloads, their audit
+        entries; the database file is compacted so deleted text does not linger in free pages."""
         with self._lock, self.db:
-            self.db.execute("DELETE FROM messages")
-            self.db.execute("DELETE FROM conversations")
+            self.db.execute("DELETE FROM conversations WHERE user=?", (self.user(),))
         with self._lock:
-            self.db.execute("VACUUM")  # so deleted text does not linger in free pages
+            self.db.execute("VACUUM")
         self.downloads.clear()
-        shutil.rmtree(self.legacy_exports, ignore_errors=True)
-        self.audit.delete()
+        if not self.user():  # the one-person install: nothing in these belongs to anyone else
+            shutil.rmtree(self.legacy_exports, ignore_errors=True)
+        if audit:
+            self.audit.delete()
 
     def to_markdown(self, conversation_id: int) -> str:
         lines = [f"# {self.title(conversation_id)}", EXPORT_MARK]

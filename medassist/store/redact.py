@@ -65,8 +65,8 @@ _POST = (r"(?:,?\s*(?:[A-Z]{2,3}\s+\d{4,5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s*\d[
 ADDRESSES = [
     ("ADDRESS", rf"\b\d{{1,5}}[A-Z]?\s+(?:[A-Z][a-z]+\s+){{1,3}}{_STREET}(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b)?"
                 rf"(?:{_CITY}{_POST}?){{0,2}}"),
-    ("ADDRESS", rf"\b\d{{1,5}}\s+(?:Rue|Via|Calle|Avenida|Boulevard|Avenue)\s+(?:(?:de|du|des|la|del|[A-Z][a-z]+)\s*){{1,4}}"
-                rf"(?:,\s*\d{{4,5}}\s+[A-Z][a-z]+)?"),
+    ("ADDRESS", r"\b\d{1,5}\s+(?:Rue|Via|Calle|Avenida|Boulevard|Avenue)\s+(?:(?:de|du|des|la|del|[A-Z][a-z]+)\s*){1,4}"
+                r"(?:,\s*\d{4,5}\s+[A-Z][a-z]+)?"),
     # Chinese: a road, street or lane with its number (弄/号/室 after it); the province, city and district
     # before it are taken by _extend_left.
     ("ADDRESS", r"[\u4e00-\u9fff]{1,10}?(?:路|街|大街|大道|巷|胡同)(?:[一二三四五六七八九十\d]+段)?\d+(?:弄\d+)?号"
