@@ -527,11 +527,12 @@ def accounts_server(tiny_onnx_fp32, tmp_path_factory):
     users = Users(folder / "users.json")
     users.add("alice", "alice-password")
     users.add("bob", "bob-password")
+    users.add("admin", "admin-password", admin=True)
     cfg = AppConfig(language="en", thinking_budget=16, max_new_tokens=16)
     real = load_engine(tiny_onnx_fp32, threads=1)
     real.decode = lambda ids: "".join(f" w{i}" for i in ids)
     history = History(folder / "history.sqlite", user=account_of(users))
-    demo = build_ui(ModelService(cfg, engine=real), history, cfg)
+    demo = build_ui(ModelService(cfg, engine=real), history, cfg, users)
     demo.queue(default_concurrency_limit=1)
     port = free_port()
     launch(demo, cfg, server_port=port, prevent_thread_lock=True, auth=users.verify)
@@ -591,3 +592,25 @@ def test_two_clinicians_see_only_their_own_history_and_library(browser, accounts
     pg.wait_for_timeout(1500)
     assert pg.locator("#send").count() == 0
     ctx.close()
+
+
+def test_an_admin_manages_accounts_and_no_one_else_sees_the_panel(browser, accounts_server):
+    url = accounts_server["url"]
+    alice = login(browser, url, "alice", "alice-password")
+    alice.get_by_role("tab", name="Settings").click()
+    alice.wait_for_selector("#delete-all", timeout=5000)
+    assert alice.locator("#accounts").count() == 0 or not alice.locator("#accounts").is_visible()
+    admin = login(browser, url, "admin", "admin-password")
+    admin.get_by_role("tab", name="Settings").click()
+    admin.locator("#accounts").get_by_text("Accounts (admin)").click()
+    admin.wait_for_selector("#accounts-list:has-text('alice')", timeout=5000)
+    admin.fill("#accounts-name :is(input, textarea)", "carol")
+    admin.fill("#accounts-password :is(input, textarea)", "carol-password")
+    admin.click("#accounts-add")
+    admin.wait_for_selector("#accounts-list:has-text('carol')", timeout=5000)
+    assert admin.locator("#accounts-password :is(input, textarea)").input_value() == ""
+    carol = login(browser, url, "carol", "carol-password")  # the new account works at once
+    assert carol.locator("#send").count() == 1
+    admin.fill("#accounts-name :is(input, textarea)", "carol")
+    admin.click("#accounts-remove")
+    admin.wait_for_selector("#accounts-message:has-text('Removed: carol')", timeout=5000)

@@ -83,7 +83,7 @@ def main(argv=None) -> None:
         return
     from medassist.app.ui import build_ui
 
-    demo = build_ui(service, history, cfg)
+    demo = build_ui(service, history, cfg, users)
     demo.queue(default_concurrency_limit=1, max_size=64)  # a flood of requests waits in a bounded line
     print(f"MedAssist is starting at {url}  (API: {url}/v1; Ctrl+C to quit)", flush=True)
     if cfg.open_browser:

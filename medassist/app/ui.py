@@ -11,7 +11,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline by design:
 
 import gradio as gr  # noqa: E402
 
+from medassist.app import accounts  # noqa: E402
 from medassist.app.tabs import literature, models, outline, qa  # noqa: E402
+from medassist.store.users import Users  # noqa: E402
 from medassist.app.config import AppConfig  # noqa: E402
 from medassist.model.paths import data_dir  # noqa: E402
 from medassist.store.history import History  # noqa: E402
@@ -49,8 +51,10 @@ def status_markdown(service: ModelService, lang: str) -> str:
     return "⏳ " + t("preparing", lang, stage=s.stage, pct=round(s.fraction * 100), msg=s.message)
 
 
-def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Blocks:
+def build_ui(service: ModelService, history: History, cfg: AppConfig, users: Users | None = None) -> gr.Blocks:
+    """users: the accounts (store/users.py); with none, an admin panel never shows."""
     lang = cfg.lang
+    users = users or Users(history.path.parent / "users.json")
     # The reference library sits beside the history; its embeddings load on first use.
     library = Library(history.path.parent / "library.sqlite", service.embedder, redact=redact, user=history.user)
     # delete_cache: what uploads and downloads leave in Gradio's cache is removed hourly, and at shutdown.
@@ -72,6 +76,7 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
             with gr.Tab(t("tab.settings", lang), id="settings") as tab_settings:
                 with gr.Accordion(t("models", lang), open=True, elem_id="models") as models_acc:
                     mod = models.build_tab(service, lang, lang_radio)
+                acc = accounts.build_panel(users, lang, lang_radio)
                 about = gr.Markdown(about_markdown(lang, cfg))
                 delete_all = gr.Button(t("delete_all", lang), variant="stop", elem_id="delete-all")
                 with gr.Group(visible=False, elem_id="delete-all-confirm") as confirm_box:
@@ -79,6 +84,8 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
                     with gr.Row():
                         delete_yes = gr.Button(t("delete_all.yes", lang), variant="stop", elem_id="delete-all-yes")
                         delete_no = gr.Button(t("delete_all.cancel", lang), elem_id="delete-all-cancel")
+
+        demo.load(acc["load"], inputs=[lang_radio], outputs=[acc["panel"], acc["listing"]], queue=False)
 
         # Always starts ticking: the model may become ready while the page is being built (after the status
         # above was written), and each page must then learn it; the first tick after ready stops the timer.
@@ -128,7 +135,8 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
                     out["draft_file"]: "out.draft_file", models_acc: "models", mod["choice"]: "models.choice",
                     mod["add_acc"]: "models.add_server", mod["url"]: "models.url", mod["key"]: "models.key",
                     mod["server_model"]: "models.server_model", mod["ctx"]: "models.context",
-                    mod["file_acc"]: "models.file", mod["path"]: "models.file_path"}
+                    mod["file_acc"]: "models.file", mod["path"]: "models.file_path", acc["panel"]: "acc.title",
+                    acc["name"]: "acc.name", acc["password"]: "acc.password", acc["admin"]: "acc.admin"}
         buttons = {q["send"]: "send", q["stop"]: "stop", q["new_chat"]: "new_chat", q["regenerate"]: "regenerate",
                    q["open"]: "open", q["delete"]: "delete", q["export"]: "export", delete_all: "delete_all",
                    delete_yes: "delete_all.yes", delete_no: "delete_all.cancel",
@@ -136,7 +144,8 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig) -> gr.Bloc
                    out["run"]: "out.generate", out["stop"]: "stop", out["md_btn"]: "out.export_md",
                    out["docx_btn"]: "out.export_docx", out["suggest"]: "out.suggest", out["check"]: "out.check_button",
                    mod["use"]: "models.use", mod["remove"]: "models.remove", mod["test"]: "models.test",
-                   mod["save"]: "models.save", mod["file_add"]: "models.file_add", mod["check"]: "models.check"}
+                   mod["save"]: "models.save", mod["file_add"]: "models.file_add", mod["check"]: "models.check",
+                   acc["add"]: "acc.add", acc["remove"]: "acc.remove"}
 
         def switch(lv):
             lg = lang_code(lv)
