@@ -3,14 +3,16 @@
     python -m benchmarks.summary_facts                      # 55 PubMed abstracts as PDFs + the three shared PDFs
     python -m benchmarks.summary_facts --n 20 --lang zh      # Chinese summaries, same facts
     python -m benchmarks.summary_facts --endpoint http://127.0.0.1:8080/v1    # a stronger model on a server
+    python -m benchmarks.summary_facts --design-only --set c --design-model  # design on the held-out set
 
 Papers: abstracts from ../shared/data/eval/pubmedqa_pqal_labeled.json, each rendered into a PDF by this script
 (title, then BACKGROUND/METHODS/RESULTS and the conclusion; alternately one and two columns, with and without
 section headings), so the whole path from PDF to summary is measured; plus the three shared PDFs.
-The design labels do not come from the text: they are the NLM indexers' MeSH headings (Cross-Sectional
-Studies; Case-Control Studies; Cohort/Prospective/Longitudinal Studies; Random Allocation or Double-Blind
-Method for trials; Animals without Humans), taking papers with exactly one such design; the shared PDFs
-were labelled by hand (two qualitative studies; the FES paper, an engineering experiment, is not scored).
+Design truth: hand labels (benchmarks/labels/designs.json: every design a careful reader could give, from
+each abstract's methods) for sets b and c; MeSH headings (taking papers with exactly one design heading)
+choose the mix of papers and label the dev set; the shared PDFs were labelled by hand (two qualitative
+studies; the FES paper, an engineering experiment, is not scored). --design-only scores the design alone
+in seconds; set c was labelled before any rule ran on it (the held-out figure).
 
 Per paper: design right (the summary's Design line); headline result present (at least one of the RESULTS
 part's measured values — a number with a decimal point or %, or a p-value — in the summary's Results

@@ -48,7 +48,7 @@ def test_respond_streams_saves_redacted_history_and_flags(tmp_path):
     assert "[PHONE]" in saved[0]["content"] and "13812345678" not in saved[0]["content"]
     assert saved[1]["thinking"] == "Consider ACS."
     (entry,) = history.audit.entries()
-    assert entry["action"] == "ask" and entry["flags"] == ["cardiac"] and "13812345678" not in json.dumps(entry)
+    assert entry["action"] == "ask" and entry["red_flags"] == 1 and "cardiac" not in json.dumps(entry) and "13812345678" not in json.dumps(entry)
     # Regenerate replaces the last answer instead of appending a second one.
     chat2 = run(regenerate(service, history, chat, state, 64, 0.6, 64, "English"))[0]
     assert [m["role"] for m in chat2].count("user") == 1 and len(state["messages"]) == 2

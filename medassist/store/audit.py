@@ -43,8 +43,11 @@ class AuditLog:
         if text is not None:
             entry["input_sha256"] = self.hash(text)
             entry["input_chars"] = len(text)
+        if isinstance(fields.get("flags"), (list, tuple)):
+            # which red flags (suicide, bleeding …) is clinical information about a person: only how many
+            fields["red_flags"] = len(fields.pop("flags"))
         entry.update({k: v for k, v in fields.items() if isinstance(v, (int, float, bool, type(None))) or k in
-                      ("model", "finish", "flags", "format")})
+                      ("model", "finish", "format")})
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as f:

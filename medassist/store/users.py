@@ -119,6 +119,7 @@ def main(argv=None) -> None:
     rm.add_argument("--delete-data", action="store_true", help="also delete the account's history and library")
     sub.add_parser("list", help="list accounts")
     args = ap.parse_args(argv)
+    os.umask(0o077)  # a data folder this creates is private to this OS user, as the app's is
     users = Users(data_dir() / "users.json")
     if args.cmd == "add":
         try:
