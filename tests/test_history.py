@@ -89,7 +89,8 @@ def test_each_account_sees_reads_and_deletes_only_its_own(tmp_path):
     assert h.conversations() == [] and not h.exists(b)
     who["name"] = "alice"
     assert [c["id"] for c in h.conversations()] == [a] and len(h.messages(a)) == 2
-    assert [e.get("user") for e in h.audit.entries()] == []  # Bob's audit lines went with his data
+    assert "_Account: alice_" in h.export(a).read_text(encoding="utf-8")
+    assert "bob" not in [e.get("user") for e in h.audit.entries()]  # his audit lines went with his data
 
 
 def test_a_history_from_before_accounts_is_kept_as_the_single_users(tmp_path):

@@ -152,6 +152,8 @@ class History:
 
     def to_markdown(self, conversation_id: int) -> str:
         lines = [f"# {self.title(conversation_id)}", EXPORT_MARK]
+        if self.user():  # a shared MedAssist: whose record this is
+            lines.append(f"_Account: {self.user()}_\n")
         for m in self.messages(conversation_id):
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(m["created"]))
             if m["role"] == "user":
