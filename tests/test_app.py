@@ -97,6 +97,12 @@ def test_host_guard_refuses_other_host_names_and_remote_file_urls():
     r = client.get("/config", headers={"host": "evil.example.com:7860"})
     assert r.status_code == 400 and "ok" not in r.text
     assert client.get("/gradio_api/file=http://169.254.169.254/latest").status_code == 403
+    import psutil
+    import socket
+
+    everywhere = allowed_hosts(AppConfig(host="0.0.0.0"))
+    mine = [a.address for addrs in psutil.net_if_addrs().values() for a in addrs if a.family == socket.AF_INET]
+    assert mine and all(ip in everywhere for ip in mine)  # a LAN client browsing to this machine's address
 
 
 def test_reasoning_cut_short_says_why(tmp_path):

@@ -130,14 +130,17 @@ def launch(demo, cfg: AppConfig, api=None, **extra):
 
 def allowed_hosts(cfg: AppConfig) -> set[str]:
     names = {"127.0.0.1", "localhost", "::1", "[::1]", cfg.host}
-    if cfg.host in ("0.0.0.0", "::"):  # every interface: the machine's own names and addresses
+    if cfg.host in ("0.0.0.0", "::"):  # every interface: the machine's own names and every address it has
         import socket
 
+        import psutil
+
         names |= {socket.gethostname(), socket.getfqdn()}
-        try:
-            names |= {a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None)}
-        except OSError:
-            pass
+        for addrs in psutil.net_if_addrs().values():
+            for a in addrs:
+                if a.family in (socket.AF_INET, socket.AF_INET6):
+                    ip = a.address.split("%")[0]
+                    names |= {ip, f"[{ip}]"} if ":" in ip else {ip}
     names |= {h.strip() for h in (cfg.allowed_hosts or "").split(",") if h.strip()}
     return {n.lower() for n in names}
 
