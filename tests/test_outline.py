@@ -304,3 +304,19 @@ def test_each_account_has_its_own_library_and_old_libraries_migrate(tmp_path):
     lib.delete_all()
     who["name"] = "alice"
     assert [e.title for e in lib.entries()] == ["Heart failure clinics reduce readmission"]
+
+
+def test_delete_all_on_a_one_person_install_empties_the_upload_cache(tmp_path, monkeypatch):
+    from medassist.app.downloads import clear_upload_cache
+
+    shared = tmp_path / "gradio"  # Gradio's default, shared by every Gradio app: never emptied
+    (shared / "abc").mkdir(parents=True)
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(shared))
+    clear_upload_cache()
+    assert list(shared.iterdir())
+    cache = tmp_path / "medassist-uploads-0"  # MedAssist's own (python -m medassist.app sets it)
+    (cache / "abc").mkdir(parents=True)
+    (cache / "abc" / "unread.pdf").write_bytes(b"%PDF")
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    clear_upload_cache()
+    assert cache.is_dir() and list(cache.iterdir()) == []

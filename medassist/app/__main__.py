@@ -16,9 +16,13 @@ import argparse
 import os
 import re
 import sys
+import tempfile
 import webbrowser
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# MedAssist's own upload cache (not the /tmp/gradio every Gradio app shares), so that deleting it deletes ours only
+os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(tempfile.gettempdir(),
+                                                      f"medassist-uploads-{getattr(os, 'getuid', lambda: 0)()}"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # bundled models need no hub; users opt in with HF_HUB_OFFLINE=0
 os.environ.setdefault("TRANSFORMERS_OFFLINE", os.environ["HF_HUB_OFFLINE"])
 

@@ -39,3 +39,19 @@ def forget_upload(path) -> None:
             p.unlink(missing_ok=True)
     except (OSError, TypeError, ValueError):
         pass  # best effort: Blocks(delete_cache=…) removes what is left within the hour
+
+
+def clear_upload_cache() -> None:
+    """Every file in Gradio's upload cache ("Delete all my data" on a one-person install). With accounts the
+    files cannot be told apart by owner: reading deletes each upload, and Blocks(delete_cache=…) the rest."""
+    import shutil
+
+    cache = upload_cache()
+    if "medassist" not in cache.name:  # the cache every Gradio app on this machine shares: not ours to empty
+        return
+    if cache.is_dir():
+        for child in cache.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)

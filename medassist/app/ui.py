@@ -12,6 +12,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline by design:
 import gradio as gr  # noqa: E402
 
 from medassist.app import accounts  # noqa: E402
+from medassist.app.downloads import clear_upload_cache  # noqa: E402
 from medassist.app.tabs import literature, models, outline, qa  # noqa: E402
 from medassist.store.users import Users  # noqa: E402
 from medassist.app.config import AppConfig  # noqa: E402
@@ -107,6 +108,8 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig, users: Use
             try:
                 history.delete_all()
                 library.delete_all()
+                if not history.user():  # one person's install: every upload left in Gradio's cache is theirs
+                    clear_upload_cache()
             except Exception as e:
                 gr.Warning(storage_error_text(e, lang_code(lv)))
                 return gr.update(), gr.update(), q_state, lit_state, gr.update(), "", "", "", gr.update(visible=False)
