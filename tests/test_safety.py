@@ -78,6 +78,7 @@ def test_redaction(text, expected):
     "Mean age 5.9 years (1.2-13 years); ACCI (8.3/19); EC 3.1.1.11; +138% at 45 min",
     "Patients were seen at Henry Ford Hospital and scored with the Patient Health Questionnaire.",
     "患者高血压病史10年，患者于今日复诊。",
+    "See chart 3 and record 12 of 40.",
 ])
 def test_clinical_numbers_survive(text):
     assert redact(text) == text

@@ -32,7 +32,7 @@ NUMBERS: list[tuple[str, str]] = [
     ("SSN", r"(?i:\bSSN\b|social security (?:number|no\.?))\s*[:#]?\s*(?P<v>\d[\d -]{7,}\d)"),
     ("MRN", r"(?:(?i:\b(?:MRN\b|MR\s?#|medical record (?:number\b|no\.|no\b)|hospital (?:number\b|no\.|no\b)|"
             r"patient id\b|chart\b|record\b))"
-            r"|病历号|住院号|门诊号|病案号)\s*(?:[:：#]|号码|是|为)?\s*(?P<v>#?(?:[A-Z]{1,4}-?)?\d[\d-]*+(?:[A-Z\d]\b)?)"),
+            r"|病历号|住院号|门诊号|病案号)\s*(?:[:：#]|号码|是|为)?\s*(?P<v>(?=#?[\w-]{4})#?(?:[A-Z]{1,4}-?)?\d[\d-]*+(?:[A-Z\d]\b)?)"),  # 4+: not "chart 3"
     ("MRN", r"\bMRN-\d+(?:-\d+)*+"),
     ("INSURANCE", r"(?:(?i:\b(?:insurance|member|policy|medicare|medicaid|NHS|subscriber)\s+(?:id\b|number\b|no\.|no\b|#))"
                   r"|医保卡号|医保号|医保卡|社保卡号|社保号|参保号)\s*(?:[:：#]|码|是|为)?\s*"
