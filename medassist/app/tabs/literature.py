@@ -225,9 +225,12 @@ def run_summary(service: ModelService, history: History, cfg, path, summary_lang
 def save_exports(history: History, summary, index: PaperIndex) -> tuple[Path, Path]:
     """The summary as Markdown and JSON downloads (private temp files, store/exports.py), redacted."""
     stem = "summary-" + (Path(summary.source).stem or "paper")
-    md = history.downloads.write(stem + ".md", redact(to_markdown(summary)) + EXPORT_MARK)
+    account = history.user()  # a shared MedAssist: whose record this is
+    md = history.downloads.write(stem + ".md", redact(to_markdown(summary)) + EXPORT_MARK +
+                                 (f"\n_Account: {account}_\n" if account else ""))
     js = history.downloads.write(stem + ".json", redact(json.dumps(
-        summary.to_json(index) | {"identifiers_redacted": True}, ensure_ascii=False, indent=2)))
+        summary.to_json(index) | {"identifiers_redacted": True} | ({"account": account} if account else {}),
+        ensure_ascii=False, indent=2)))
     history.audit.record("export", format="summary", files=2)
     return md, js
 
