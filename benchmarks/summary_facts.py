@@ -84,10 +84,12 @@ SETS = {"dev": 0, "b": 1, "c": 2}
 LABELS = ROOT / "benchmarks" / "labels" / "designs.json"
 
 
+HAND = json.loads(LABELS.read_text()) if LABELS.exists() else {}
+
+
 def truth(pmid: str, mesh: set[str], which: str) -> set[str]:
     """The designs accepted for a paper: the hand labels where the set has them, else the MeSH ones."""
-    hand = json.loads(LABELS.read_text()).get(which, {}) if LABELS.exists() else {}
-    return set(hand[pmid]) if pmid in hand else mesh
+    return set(HAND.get(which, {}).get(pmid, mesh))
 
 
 def render(pmid: str, rec: dict, path: Path, variant: int) -> Path:

@@ -5,6 +5,7 @@ the accounts). On a one-person install — no accounts — everyone is "" and no
 """
 from __future__ import annotations
 
+from medassist.app.i18n import lang_code, t
 from medassist.store.users import Users
 
 
@@ -37,8 +38,6 @@ def build_panel(users: Users, lang: str, lang_radio):
     permission). An admin adds and removes accounts; no one's conversations are visible here."""
     import gradio as gr
 
-    from medassist.app.i18n import t
-
     with gr.Accordion(t("acc.title", lang), open=False, visible=False, elem_id="accounts") as panel:
         listing = gr.Markdown(elem_id="accounts-list")
         with gr.Row():
@@ -54,15 +53,11 @@ def build_panel(users: Users, lang: str, lang_radio):
         return "  \n".join(f"- {n}{' (admin)' if users.is_admin(n) else ''}" for n in users.names()) or t("acc.none", lg)
 
     def on_load(lang_value: str):
-        from medassist.app.i18n import lang_code
-
         me = request_username()
         show = users.any() and users.is_admin(me)
         return gr.update(visible=show), names(lang_code(lang_value)) if show else ""
 
     def act(kind: str, n: str, p: str, is_admin: bool, lang_value: str):
-        from medassist.app.i18n import lang_code
-
         lg = lang_code(lang_value)
         me = request_username()
         if not users.is_admin(me):

@@ -120,22 +120,9 @@ def quoted_choice(text: str, choices: list[str]) -> str | None:
     return LETTERS[found[0]] if len(found) == 1 else None
 
 
-def letter_ids(engine, n: int) -> list[int]:
-    return [engine.encode(letter)[0] for letter in LETTERS[:n]]
-
-
-def last_logits(engine, ids: list[int]) -> np.ndarray:
-    s = engine.start(ids, temperature=0, top_p=1, max_length=len(ids) + 2, seed=0)
-    return np.asarray(s.logits(), dtype=np.float32).reshape(-1)
-
-
 def score_loglik(engine, item: dict, shots: list[dict] = ()) -> dict:
     msgs = P.mcq_messages(item["question"], item["choices"], shots)
-    # Close the think block and open "The answer is (" so the next token is the letter itself.
-    text = engine.render(msgs, system=system_for(msgs), think=False) + "The answer is ("
-    logits = last_logits(engine, engine.encode(text))
-    cand = letter_ids(engine, len(item["choices"]))
-    scores = logits[cand]
+    scores = engine.letter_scores(msgs, LETTERS[:len(item["choices"])], system=system_for(msgs))
     pred = LETTERS[int(np.argmax(scores))]
     return {"pred": pred, "scores": [round(float(x), 3) for x in scores]}
 

@@ -53,30 +53,34 @@ class History:
             self.db.execute("ALTER TABLE conversations ADD COLUMN user TEXT NOT NULL DEFAULT ''")
         self.db.execute("CREATE INDEX IF NOT EXISTS conversations_by_user ON conversations(user, updated)")
 
+    # The three write paths below share these (called with the lock held, inside a transaction).
+    def _owned(self, conversation_id: int | None) -> bool:
+        return conversation_id is not None and self.db.execute(
+            "SELECT 1 FROM conversations WHERE id=? AND user=?", (conversation_id, self.user())).fetchone() is not None
+
+    def _start(self, title: str, now: float) -> int:
+        return self.db.execute("INSERT INTO conversations(title, created, updated, user) VALUES (?,?,?,?)",
+                               (redact(" ".join(title.split()))[:80] or "(untitled)", now, now, self.user())).lastrowid
+
+    def _append(self, conversation_id: int, role: str, content: str, thinking: str, meta: dict, now: float) -> None:
+        self.db.execute("INSERT INTO messages(conversation_id, role, content, thinking, meta, created) "
+                        "VALUES (?,?,?,?,?,?)", (conversation_id, role, redact(content), redact(thinking),
+                                                 json.dumps(meta), now))
+        self.db.execute("UPDATE conversations SET updated=? WHERE id=?", (now, conversation_id))
+
     def new_conversation(self, first_question: str) -> int:
-        title = redact(" ".join(first_question.split()))[:80] or "(untitled)"
-        now = time.time()
         with self._lock, self.db:
-            return self.db.execute("INSERT INTO conversations(title, created, updated, user) VALUES (?,?,?,?)",
-                                   (title, now, now, self.user())).lastrowid
+            return self._start(first_question, time.time())
 
     def add(self, conversation_id: int, role: str, content: str, thinking: str = "", meta: dict | None = None) -> None:
-        now = time.time()
         with self._lock, self.db:
-            if self.db.execute("SELECT 1 FROM conversations WHERE id=? AND user=?",
-                               (conversation_id, self.user())).fetchone() is None:
+            if not self._owned(conversation_id):
                 raise KeyError(f"no conversation {conversation_id}")
-            self.db.execute("INSERT INTO messages(conversation_id, role, content, thinking, meta, created) "
-                            "VALUES (?,?,?,?,?,?)", (conversation_id, role, redact(content), redact(thinking),
-                                                     json.dumps(meta or {}), now))
-            self.db.execute("UPDATE conversations SET updated=? WHERE id=?", (now, conversation_id))
+            self._append(conversation_id, role, content, thinking, meta or {}, time.time())
 
     def exists(self, conversation_id: int | None) -> bool:
-        if conversation_id is None:
-            return False
         with self._lock:
-            return self.db.execute("SELECT 1 FROM conversations WHERE id=? AND user=?",
-                                   (conversation_id, self.user())).fetchone() is not None
+            return self._owned(conversation_id)
 
     def save_turn(self, conversation_id: int | None, title: str, question: str, answer: str, thinking: str = "",
                   meta: dict | None = None) -> int:
@@ -84,16 +88,10 @@ class History:
         another tab) or not yet started is started afresh with this turn. Returns the conversation id."""
         now = time.time()
         with self._lock, self.db:
-            if conversation_id is None or self.db.execute("SELECT 1 FROM conversations WHERE id=? AND user=?",
-                                                          (conversation_id, self.user())).fetchone() is None:
-                conversation_id = self.db.execute(
-                    "INSERT INTO conversations(title, created, updated, user) VALUES (?,?,?,?)",
-                    (redact(" ".join(title.split()))[:80] or "(untitled)", now, now, self.user())).lastrowid
-            for role, text, th, m in (("user", question, "", {}), ("assistant", answer, thinking, meta or {})):
-                self.db.execute("INSERT INTO messages(conversation_id, role, content, thinking, meta, created) "
-                                "VALUES (?,?,?,?,?,?)", (conversation_id, role, redact(text), redact(th),
-                                                         json.dumps(m), now))
-            self.db.execute("UPDATE conversations SET updated=? WHERE id=?", (now, conversation_id))
+            if not self._owned(conversation_id):
+                conversation_id = self._start(title, now)
+            self._append(conversation_id, "user", question, "", {}, now)
+            self._append(conversation_id, "assistant", answer, thinking, meta or {}, now)
         return conversation_id
 
     def conversations(self, query: str = "", limit: int = 200) -> list[dict]:

@@ -35,15 +35,24 @@ class Users:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._cache: tuple[tuple, dict] | None = None  # (the file's mtime and size, its accounts)
 
     def _load(self) -> dict:
-        if not self.path.exists():
-            return {}
+        """The accounts, read again only when the file changed: History and Library ask on every query."""
         try:
-            return json.loads(self.path.read_text(encoding="utf-8")).get("users", {})
-        except (OSError, ValueError) as e:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        stamp = (st.st_mtime_ns, st.st_size)
+        if self._cache and self._cache[0] == stamp:
+            return dict(self._cache[1])
+        try:
+            users = json.loads(self.path.read_text(encoding="utf-8")).get("users", {})
+        except (OSError, ValueError, AttributeError) as e:
             # a damaged accounts file must not open the doors: refuse every login until it is fixed
             raise RuntimeError(f"{self.path} cannot be read ({e}); fix or remove it") from None
+        self._cache = (stamp, users)
+        return dict(users)
 
     def _save(self, users: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -146,6 +155,7 @@ def delete_user_data(folder: Path, name: str) -> None:
     h.delete_all(audit=False)
     import sqlite3
 
+    # The library's table, through SQLite itself: the store layer may not import papers.library.
     lib = folder / "library.sqlite"
     if lib.exists():
         with sqlite3.connect(lib) as db:

@@ -204,13 +204,17 @@ class LocalEngine(Engine):
         return self.context_length - len(self.encode(self.render(messages, system=system, think=think))) \
             - max_new_tokens - 16
 
-    def choose(self, messages: list[dict], letters: str, *, system: str | None = None) -> str | None:
-        # The reasoning closed and "The answer is (" opened: the next token is the letter; take the likeliest.
+    def letter_scores(self, messages: list[dict], letters: str, *, system: str | None = None) -> list[float]:
+        """The next-token logit of each option letter, with the reasoning closed and "The answer is (" opened
+        (the exams' log-likelihood scoring and choose() both read it)."""
         ids = self.encode(self.render(messages, system=system, think=False) + "The answer is (")
         with self._lock:
             logits = self.start(ids, temperature=0, top_p=1, max_length=len(ids) + 2, seed=0).logits()
-        flat = [float(x) for x in (logits.reshape(-1) if hasattr(logits, "reshape") else logits)]
-        scores = [flat[self.encode(x)[0]] for x in letters]
+        flat = logits.reshape(-1) if hasattr(logits, "reshape") else logits
+        return [float(flat[self.encode(x)[0]]) for x in letters]
+
+    def choose(self, messages: list[dict], letters: str, *, system: str | None = None) -> str | None:
+        scores = self.letter_scores(messages, letters, system=system)
         return letters[scores.index(max(scores))]
 
     def render(self, messages: list[dict], *, system: str | None = None, think: bool = True) -> str:
