@@ -25,8 +25,9 @@ import time
 from pathlib import Path
 
 # The one line every export carries (summaries, conversations, outlines, draft checks).
-EXPORT_MARK = ("\n_Exported from MedAssist. Identifiers (phone, ID, record numbers, emails, birth dates) were "
-               "redacted. This supports, and does not replace, clinical judgement._\n")
+EXPORT_MARK = ("\n_Exported from MedAssist. Identifiers (names with a title or role, addresses, dates, phones, "
+               "e-mails, ID, record and insurance numbers) were redacted; a name with no such cue may remain. This "
+               "supports, and does not replace, clinical judgement._\n")
 
 
 def safe_name(name: str) -> str:
