@@ -1,6 +1,6 @@
 """What each ONNX build option buys: build variants of the default model and measure them side by side.
 
-    python -m benchmarks.onnx_levers                      # all variants below (~2 min each on 2 cores)
+    python -m benchmarks.onnx_levers                      # all variants below of the app's model (~2 min each)
     python -m benchmarks.onnx_levers --only int4-b32 int8-b32 --eval-items 200
 
 For each variant: build it (skipped when already built), then in one run measure every variant
@@ -18,9 +18,8 @@ from pathlib import Path
 
 
 from medassist.model.paths import REPO as ROOT
-from medassist.model import bases
 from medassist.model.build import BuildConfig, stage_onnx
-from medassist.model.registry import resolve_model
+from medassist.model.registry import default_name, resolve_model
 from medassist.model.paths import models_dir, shared_data
 
 VARIANTS: dict[str, dict] = {
@@ -31,9 +30,18 @@ VARIANTS: dict[str, dict] = {
     "int4-b32-head8": dict(precision="int4", block_size=32, extra_options={"matmul_mixed_precision": "last_matmul:int8"}),
     "int4-b128-mixed": dict(precision="int4", block_size=128,
                             extra_options={"matmul_mixed_precision": "last_matmul:int8,mixed_layers:int8"}),
+    # k_quant: llama.cpp's error-minimising search for each block's scale and minimum (Q4_K's method), from
+    # bf16, instead of round-to-nearest: one rounding, chosen to minimise the error (#21).
+    "int4-kquant-b32": dict(precision="int4", block_size=32, extra_options={"algo_config": "k_quant"}),
+    "int4-kquant-b128": dict(precision="int4", block_size=128, extra_options={"algo_config": "k_quant"}),
+    "int4-kquant-mixed": dict(precision="int4", block_size=32,
+                              extra_options={"algo_config": "k_quant",
+                                             "matmul_mixed_precision": "last_matmul:int8,mixed_layers:int8"}),
     "int8-b32": dict(precision="int8", block_size=32),
     "int8-b128": dict(precision="int8", block_size=128),
     "int8-b256": dict(precision="int8", block_size=256),
+    # Logits for every position (for speculative decoding's verification); otherwise the default build.
+    "int8-b256-all-logits": dict(precision="int8", block_size=256, prune_lm_head=False),
 }
 SHARED_EVAL = shared_data() / "eval" / "medmcqa_dev.jsonl"
 
@@ -62,18 +70,19 @@ def picks(path_or_kind: str, items: int, out: Path) -> dict:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--base", default=bases.DEFAULT_BASE)
+    ap.add_argument("--base", default=None, help="a built model's name (default: the one the app uses)")
     ap.add_argument("--only", nargs="*", default=list(VARIANTS))
     ap.add_argument("--eval-items", type=int, default=0, help="MedMCQA dev items for accuracy (0 = skip)")
     ap.add_argument("--eval-only", nargs="*", default=None, help="variants to evaluate (default: all measured)")
     ap.add_argument("--skip-speed", action="store_true", help="reuse the last speed results")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
+    args.base = args.base or default_name()
     built = {name: build_variant(args.base, name) for name in args.only}
     res_dir = ROOT / "benchmarks" / "results"
     out = res_dir / "onnx_levers.json"
     cmd = [sys.executable, "-m", "benchmarks.generation", "--model", args.base, "--backends", "torch-bf16",
-           "llamacpp-q4km", "--repeats", str(args.repeats), "--out", str(res_dir / "onnx_levers_speed.json")]
+           "llamacpp-q4km", "--repeats", str(args.repeats), "--no-app", "--out", str(res_dir / "onnx_levers_speed.json")]
     for name, path in built.items():
         cmd += ["--variant", f"{name}={path}"]
     if not args.skip_speed:

@@ -1,11 +1,15 @@
-"""Time to the first visible token in the page, with the default built model.
+"""What a user sees in the page, against what the engine does alone, in one run.
 
-    python -m benchmarks.page_latency [--runs 3] [--port 7870]
+    python -m benchmarks.page_latency [--runs 3] [--intervals 0.05 0.25] [--port 7870]
 
-Starts the app (python -m medassist.app) on a loopback port, drives headless Chromium with Playwright:
-types a question, clicks Send, and times until the first reasoning text is visible, and until
-the answer is complete. Compares with the engine's own time to first token (printed on the page),
-so the page's overhead shows. Prints a table and writes benchmarks/results/page_latency.json.
+For each page update interval (--stream-interval-s of the app), starts the app (python -m medassist.app)
+on a loopback port with the default built model, greedy, and drives headless Chromium with Playwright:
+types a question, clicks Send, times until the first reasoning text is visible and until the answer is
+complete, then asks a follow-up in the same chat and times it the same way. Tokens per second seen in
+the page = the answer's tokens (printed on the page) over the time from first visible text to complete.
+Then, with the app stopped, the same questions run through the engine alone in this process (same
+settings, same kept KV state): its own first-token time and tokens per second, so the ratios say what
+the page costs. Prints a table and writes benchmarks/results/page_latency.json.
 """
 from __future__ import annotations
 
@@ -29,6 +33,13 @@ QUESTIONS = [
     "What is the first-line treatment of chronic insomnia in older adults?",
     "Appendiceal abscess of 5 cm after 6 days of pain: operate now or drain first?",
 ]
+FOLLOW_UP = "What if she were pregnant?"
+STATS = r"first token ([\d.]+) s · ([\d.]+) tokens/s · (\d+) tokens"
+STATS_JS = STATS.replace("/", "\\/")  # as a JavaScript regex literal
+# The n-th reasoning panel shows text (it is open while it streams; an earlier one has collapsed).
+LAST_THOUGHT = ("(() => { const g = document.querySelectorAll('#chat .thought-group');"
+                " const c = g.length >= {n} ? g[{n} - 1].querySelector('.content') : null;"
+                " return c !== null && c.innerText.trim().length > 0; })()")
 
 
 def wait_up(url: str, timeout: float = 300) -> None:
@@ -42,18 +53,49 @@ def wait_up(url: str, timeout: float = 300) -> None:
     raise TimeoutError(f"{url} did not come up")
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--port", type=int, default=7870)
-    ap.add_argument("--budget", type=int, default=128)
-    args = ap.parse_args(argv)
+def browser_cpu_s() -> float:
+    """CPU seconds used so far by the Chromium processes this benchmark started (they share the model's cores)."""
+    import psutil
+
+    total = 0.0
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in p.name().lower():
+                t = p.cpu_times()
+                total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def ask(page, text: str, n_thoughts: int) -> dict:
+    """Send one question; times to the first visible reasoning and to the finished answer, and the CPU the
+    browser used meanwhile."""
+    page.fill("#question textarea", text)
+    cpu0 = browser_cpu_s()
+    t0 = time.perf_counter()
+    page.click("#send")
+    page.wait_for_function(LAST_THOUGHT.replace("{n}", str(n_thoughts)), timeout=300_000, polling=10)
+    first = time.perf_counter() - t0
+    page.wait_for_function(f"/{STATS_JS}/.test(document.querySelector('#stats').innerText)",
+                           timeout=900_000, polling=20)
+    total = time.perf_counter() - t0
+    m = re.search(STATS, page.inner_text("#stats"))
+    n = int(m.group(3))
+    return {"page_first_s": first, "complete_s": total, "tokens": n, "engine_ttft_s": float(m.group(1)),
+            "engine_tok_s_in_app": float(m.group(2)), "page_tok_s": n / max(total - first, 1e-6),
+            "browser_cpu_s_per_100_tokens": 100 * (browser_cpu_s() - cpu0) / max(n, 1)}
+
+
+def run_page(interval: float, args) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
     url = f"http://127.0.0.1:{args.port}"
     env = dict(os.environ, MEDASSIST_DATA=tempfile.mkdtemp(prefix="medassist-bench-"))
-    app = subprocess.Popen([sys.executable, "-m", "medassist.app", "--no-open-browser", "--port", str(args.port), "--language", "en",
-                            "--thinking-budget", str(args.budget), "--max-new-tokens", "128", "--threads", "2"],
+    app = subprocess.Popen([sys.executable, "-m", "medassist.app", "--no-open-browser", "--port", str(args.port),
+                            "--language", "en", "--thinking-budget", str(args.budget), "--max-new-tokens",
+                            str(args.max_new), "--temperature", "0", "--threads", "2",
+                            "--stream-interval-s", str(interval)],
                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = []
     try:
@@ -64,31 +106,82 @@ def main(argv=None) -> None:
             page = b.new_page()
             page.goto(url)
             page.wait_for_selector("#status:has-text('Model:')", timeout=600_000)  # the model is loaded
-            for i in range(args.runs + 1):  # the first run warms up
+            for i in range(args.runs):
                 page.click("#new-chat")
-                page.fill("#question textarea", QUESTIONS[i % len(QUESTIONS)])
-                t0 = time.perf_counter()
-                page.click("#send")
-                page.wait_for_function("(document.querySelector('#chat .thought-group .content')||{innerText:''})"
-                                       ".innerText.trim().length > 0", timeout=120_000, polling=10)
-                first = time.perf_counter() - t0
-                page.wait_for_selector("#stats:has-text('tokens/s')", timeout=600_000)
-                total = time.perf_counter() - t0
-                m = re.search(r"first token ([\d.]+) s · ([\d.]+) tokens/s", page.inner_text("#stats"))
-                if i:
-                    rows.append({"page_first_token_s": first, "engine_ttft_s": float(m.group(1)) if m else None,
-                                 "engine_tokens_per_s": float(m.group(2)) if m else None, "complete_s": total})
+                page.wait_for_function("document.querySelectorAll('#chat .thought-group').length == 0")
+                new = ask(page, QUESTIONS[i % len(QUESTIONS)], 1)
+                follow = ask(page, FOLLOW_UP, 2)
+                rows.append({"question": i, "new": new, "follow_up": follow})
             b.close()
     finally:
         app.terminate()
         app.wait(30)
-    med = {k: statistics.median(r[k] for r in rows if r[k] is not None) for k in rows[0]}
-    print(f"{'median of':12s} {'page first token s':>18s} {'engine TTFT s':>13s} {'page overhead s':>15s} {'decode t/s':>10s}")
-    print(f"{len(rows):>3d} runs      {med['page_first_token_s']:18.2f} {med['engine_ttft_s']:13.2f} "
-          f"{med['page_first_token_s'] - med['engine_ttft_s']:15.2f} {med['engine_tokens_per_s']:10.1f}")
+    return rows
+
+
+def run_engine(args) -> list[dict]:
+    """The same conversations through the engine alone, as the app drives it (kept state, warm at load)."""
+    from medassist.app.config import AppConfig
+    from medassist.model import chat as P
+    from medassist.model.engine import load_engine
+
+    eng = load_engine(threads=2)
+    system = P.system_prompt("en")
+    eng.warm(system)
+    kw = dict(system=system, thinking_budget=args.budget, max_new_tokens=args.max_new, temperature=0.0,
+              repetition_penalty=AppConfig().repetition_penalty)
+    rows = []
+    for i in range(args.runs):
+        q = [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}]
+        a = eng.generate(q, **kw)
+        msgs = q + [{"role": "assistant", "content": P.assistant_turn(a.thinking, a.answer)},
+                    {"role": "user", "content": FOLLOW_UP}]
+        b = eng.generate(msgs, **kw)
+        rows.append({"new": {"ttft_s": a.ttft_s, "tok_s": a.tokens_per_s, "tokens": a.generated_tokens},
+                     "follow_up": {"ttft_s": b.ttft_s, "tok_s": b.tokens_per_s, "tokens": b.generated_tokens,
+                                   "tokens_read": b.prompt_tokens - b.cached_tokens}})
+    return rows
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--port", type=int, default=7870)
+    ap.add_argument("--budget", type=int, default=384)
+    ap.add_argument("--max-new", type=int, default=192)
+    ap.add_argument("--intervals", type=float, nargs="+", default=[0.05, 0.25])
+    args = ap.parse_args(argv)
+
+    page = {str(iv): run_page(iv, args) for iv in args.intervals}
+    engine = run_engine(args)
+    med = lambda xs: statistics.median(xs)  # noqa: E731
+    eng_new_tps = med([r["new"]["tok_s"] for r in engine])
+    eng_fu_tps = med([r["follow_up"]["tok_s"] for r in engine])
+    summary = {"engine": {"new_ttft_s": med([r["new"]["ttft_s"] for r in engine]), "new_tok_s": eng_new_tps,
+                          "follow_up_ttft_s": med([r["follow_up"]["ttft_s"] for r in engine]),
+                          "follow_up_tok_s": eng_fu_tps,
+                          "follow_up_tokens_read": med([r["follow_up"]["tokens_read"] for r in engine])}}
+    print(f"{'':26s} {'first visible s':>15s} {'follow-up first s':>17s} {'tokens/s seen':>13s} "
+          f"{'follow-up t/s':>13s} {'vs engine':>9s} {'browser CPU s/100 tok':>21s}")
+    for iv, rows in page.items():
+        s = {"new_first_s": med([r["new"]["page_first_s"] for r in rows]),
+             "follow_up_first_s": med([r["follow_up"]["page_first_s"] for r in rows]),
+             "new_tok_s": med([r["new"]["page_tok_s"] for r in rows]),
+             "follow_up_tok_s": med([r["follow_up"]["page_tok_s"] for r in rows]),
+             "browser_cpu_s_per_100_tokens": med([r[k]["browser_cpu_s_per_100_tokens"] for r in rows
+                                                  for k in ("new", "follow_up")])}
+        s["ratio_tok_s"] = (s["new_tok_s"] + s["follow_up_tok_s"]) / (eng_new_tps + eng_fu_tps)
+        summary[f"page_interval_{iv}"] = s
+        print(f"{'page, update every ' + iv + ' s':26s} {s['new_first_s']:15.2f} {s['follow_up_first_s']:17.2f} "
+              f"{s['new_tok_s']:13.1f} {s['follow_up_tok_s']:13.1f} {s['ratio_tok_s']:8.2f}x "
+              f"{s['browser_cpu_s_per_100_tokens']:21.2f}")
+    e = summary["engine"]
+    print(f"{'engine alone':26s} {e['new_ttft_s']:15.2f} {e['follow_up_ttft_s']:17.2f} {e['new_tok_s']:13.1f} "
+          f"{e['follow_up_tok_s']:13.1f} {1.0:8.2f}x   (follow-up read {e['follow_up_tokens_read']:.0f} tokens)")
     out = ROOT / "benchmarks" / "results" / "page_latency.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"runs": rows, "median": med, "measured": time.strftime("%Y-%m-%d %H:%M")}, indent=2))
+    out.write_text(json.dumps({"summary": summary, "page": page, "engine": engine, "settings": vars(args),
+                               "measured": time.strftime("%Y-%m-%d %H:%M")}, indent=2))
     print(f"wrote {out}")
 
 

@@ -7,41 +7,53 @@ import zlib
 
 import numpy as np
 
-from medassist.model.engine.base import EngineInfo, LocalEngine
+from medassist.model.engine.base import EngineInfo
+from medassist.model.engine.local import LocalEngine
 
 EOS = 0
 
 
 class ScriptedSession:
-    def __init__(self, script: str, delay: float):
-        self.out = [ord(c) for c in script] + [EOS]
+    """A KV state whose logits spell out a script: the first feed is the prompt (the script may depend on
+    it); the scripted character the engine chose is consumed when fed back; anything else fed is forced."""
+
+    def __init__(self, engine: "ScriptedEngine", capacity: int):
+        self.engine, self.capacity, self.tokens = engine, capacity, []
+        self.out: list[int] | None = None
         self.forced: list[int] = []
-        self.delay = delay
-        self.dropped = 0
-        self.after_force: str | None = None
+        self.after_force = engine.after_force
 
-    def next(self) -> int:
-        time.sleep(self.delay)
-        return self.out.pop(0) if self.out else EOS
-
-    def append(self, ids):
-        self.forced.extend(ids)
-        if self.after_force is not None:
-            self.out, self.after_force = [ord(c) for c in self.after_force] + [EOS], None
-
-    def drop_last(self):
-        self.dropped += 1
+    def feed(self, ids):
+        ids = list(ids)
+        if self.out is None:
+            self.out = [ord(c) for c in self.engine.prompted(self.engine.decode(ids))]
+        else:
+            if ids and self.out and ids[0] == self.out[0]:
+                self.out.pop(0)
+                ids_forced = ids[1:]
+            else:
+                ids_forced = ids
+            if ids_forced:
+                self.forced.extend(ids_forced)
+                if self.after_force is not None:
+                    self.out, self.after_force = [ord(c) for c in self.after_force], None
+        self.tokens.extend(ids)
 
     def logits(self):
-        # The scripted reply's first character is the likeliest next token (for Engine.choose).
-        out = np.zeros(0x10000, dtype=np.float32)
-        if self.out:
-            out[self.out[0]] = 1.0
+        # The scripted next character is the only likely token (end of text when the script is spent).
+        time.sleep(self.engine.delay)
+        out = np.full(0x10000, -1e9, dtype=np.float32)
+        out[self.out[0] if self.out else EOS] = 0.0
         return out
+
+    def rewind(self, n):
+        del self.tokens[n:]
 
 
 class ScriptedEngine(LocalEngine):
-    """Replies with `script` (a string, or a function of the prompt text); records prompts and forced tokens."""
+    """Replies with `script` (a string, or a function of the prompt text); records prompts, settings and forced
+    tokens. Every request gets a new session (the script is chosen from its prompt)."""
+    reuse_kv = False
 
     def __init__(self, script: str, delay: float = 0.0, after_force: str | None = None):
         super().__init__()
@@ -51,6 +63,7 @@ class ScriptedEngine(LocalEngine):
         self.eos_ids = {EOS}
         self.info = EngineInfo("scripted", "fake", "none", "")
         self.sessions: list[ScriptedSession] = []
+        self.prompts: list[str] = []
 
     def encode(self, text):
         return [ord(c) for c in text]
@@ -58,14 +71,20 @@ class ScriptedEngine(LocalEngine):
     def decode(self, ids):
         return "".join(chr(i) for i in ids)
 
-    def start(self, prompt_ids, *, temperature, top_p, max_length, seed, repetition_penalty=1.0):
-        self.last_penalty = repetition_penalty
-        self.last_prompt = self.decode(prompt_ids)
-        self.prompts = getattr(self, "prompts", []) + [self.last_prompt]
-        script = self.script(self.last_prompt) if callable(self.script) else self.script
-        self.sessions.append(ScriptedSession(script, self.delay))
-        self.sessions[-1].after_force = self.after_force
+    def new_session(self, capacity):
+        self.sessions.append(ScriptedSession(self, capacity))
         return self.sessions[-1]
+
+    def prompted(self, prompt: str) -> str:
+        self.last_prompt = prompt
+        self.prompts.append(prompt)
+        return self.script(prompt) if callable(self.script) else self.script
+
+    def _stream(self, messages, max_new_tokens, temperature, top_p, thinking_budget, stop, system, seed, cancel,
+                loop_guard, repetition_penalty):
+        self.last_penalty = repetition_penalty
+        yield from super()._stream(messages, max_new_tokens, temperature, top_p, thinking_budget, stop, system, seed,
+                                   cancel, loop_guard, repetition_penalty)
 
 
 class HashEmbedder:

@@ -22,6 +22,12 @@ def test_first_run_builds_with_progress_then_serves(tiny_hf):
     assert service.start().wait(300), service.status
     assert "building" in seen and seen[-1] == "ready"
     assert service.describe().endswith("int4 · onnx")
+    # The system prompt was read at load: the first question reads only itself.
+    from medassist.model import chat as chat_format
+
+    r = service.generate([{"role": "user", "content": "Hi"}], system=chat_format.system_prompt(service.cfg.lang),
+                         thinking_budget=0, max_new_tokens=2)
+    assert r.cached_tokens > 100 and r.prompt_tokens - r.cached_tokens < 24  # "Hi" and the template around it
     # A second start finds the built model and does not build again.
     again = ModelService(AppConfig(model=str(tiny_hf), precision="int4", threads=1))
     assert again.start().wait(120) and again.status.state == "ready"
@@ -52,6 +58,19 @@ def test_respond_streams_saves_redacted_history_and_flags(tmp_path):
     # Regenerate replaces the last answer instead of appending a second one.
     chat2 = run(regenerate(service, history, chat, state, 64, 0.6, 64, "English"))[0]
     assert [m["role"] for m in chat2].count("user") == 1 and len(state["messages"]) == 2
+
+
+def test_a_follow_up_sends_back_what_the_model_wrote(tmp_path):
+    """The past answer goes back with its reasoning, in the trained format, so the engine's kept state covers it
+    and only the new question is read."""
+    history = History(tmp_path / "h.sqlite")
+    engine = ScriptedEngine("Consider ACS.</think>Call 120 now.")
+    service = ModelService(AppConfig(), engine=engine)
+    state = new_state()
+    chat = run(respond(service, history, "Chest pain?", [], state, 64, 0.6, 64, "English"))[0]
+    run(respond(service, history, "And then?", chat, state, 64, 0.6, 64, "English"))
+    assert "<user>Chest pain?<assistant><think>\nConsider ACS.\n</think>\n\nCall 120 now.<user>And then?" \
+        in engine.last_prompt
 
 
 def test_empty_and_not_ready_questions_lose_nothing(tmp_path):

@@ -1,6 +1,7 @@
 """The engine seam: streaming, the thinking budget, stop strings, cancellation, and ONNX/PyTorch parity."""
 import threading
 
+import numpy as np
 import pytest
 
 from medassist.model.defaults import DOCUMENT, QA
@@ -38,7 +39,8 @@ def test_end_of_text_while_thinking_asks_for_the_answer():
     eng = ScriptedEngine("reasoning only", after_force="The answer.")
     r = eng.generate(Q, thinking_budget=100)
     assert (r.thinking, r.answer, r.finish_reason) == ("reasoning only", "The answer.", "stop")
-    assert eng.sessions[0].dropped == 1
+    s = eng.sessions[0]
+    assert 0 not in s.tokens and s.forced == [ord(c) for c in "\n</think>\n\n"]  # the early end was never kept
 
 
 def test_zero_budget_skips_thinking():
@@ -90,6 +92,19 @@ def test_prompt_too_long_is_a_clear_error():
 
 # --- real tiny models: ONNX (onnxruntime-genai) against PyTorch ---------------------------------
 
+def greedy(eng, ids, penalty=1.0, n=32):
+    """n greedy tokens after ids, on a fresh KV state of the engine's backend."""
+    from medassist.model.engine.sampling import Sampler
+
+    s, out = eng.new_session(len(ids) + n + 8), []
+    sampler = Sampler(temperature=0, top_p=1, seed=0, penalty=penalty, prompt_ids=ids)
+    s.feed(ids)
+    for _ in range(n):
+        out.append(sampler.next(s.logits()))
+        s.feed(out[-1:])
+        sampler.saw(out[-1:])
+    return out
+
 def test_onnx_tokenizer_matches_hf(tiny_hf, tiny_onnx_fp32):
     from transformers import AutoTokenizer
 
@@ -107,11 +122,7 @@ def test_greedy_parity_torch_vs_onnx_fp32(tiny_hf, tiny_onnx_fp32):
     onnx, torch_ = OnnxEngine(tiny_onnx_fp32, threads=1), TorchEngine(tiny_hf, dtype="float32", threads=1)
     ids = onnx.encode(onnx.render(Q))
 
-    def greedy(eng):
-        s = eng.start(ids, temperature=0, top_p=1, max_length=len(ids) + 64, seed=0)
-        return [s.next() for _ in range(32)]
-
-    assert greedy(onnx) == greedy(torch_)
+    assert greedy(onnx, ids) == greedy(torch_, ids)
 
 
 def test_repetition_penalty_same_in_both_backends_and_changes_greedy_output(tiny_hf, tiny_onnx_fp32):
@@ -122,24 +133,28 @@ def test_repetition_penalty_same_in_both_backends_and_changes_greedy_output(tiny
     onnx, torch_ = OnnxEngine(tiny_onnx_fp32, threads=1), TorchEngine(tiny_hf, dtype="float32", threads=1)
     ids = onnx.encode(onnx.render(Q))
 
-    def greedy(eng, penalty):
-        s = eng.start(ids, temperature=0, top_p=1, max_length=len(ids) + 64, seed=0, repetition_penalty=penalty)
-        return [s.next() for _ in range(32)]
-
-    plain, penalised = greedy(torch_, 1.0), greedy(torch_, 1.5)
+    plain, penalised = greedy(torch_, ids, 1.0), greedy(torch_, ids, 1.5)
     assert penalised != plain  # prompt tokens are penalised too, so even the first steps change
-    assert greedy(onnx, 1.5) == penalised
+    assert greedy(onnx, ids, 1.5) == penalised
 
 
 def test_penalize_divides_positive_and_multiplies_negative_logits():
-    import torch
+    from medassist.model.engine.sampling import penalize
 
-    from medassist.model.engine.torch_engine import penalize
-
-    logits = torch.tensor([2.0, -2.0, 1.0, 0.5])
-    out = penalize(logits, {0, 1}, 2.0)
+    logits = np.array([2.0, -2.0, 1.0, 0.5], dtype=np.float32)
+    out = penalize(logits, np.array([0, 1]), 2.0)
     assert out.tolist() == [1.0, -4.0, 1.0, 0.5]
-    assert penalize(logits, {0, 1}, 1.0) is logits and logits.tolist() == [2.0, -2.0, 1.0, 0.5]
+    assert penalize(logits, np.array([0, 1]), 1.0) is logits and logits.tolist() == [2.0, -2.0, 1.0, 0.5]
+
+
+def test_sampling_keeps_to_top_p_and_a_seed_repeats_it():
+    from medassist.model.engine.sampling import sample
+
+    logits = np.log(np.array([0.5, 0.3, 0.15, 0.05], dtype=np.float32))
+    picks = {sample(logits, 1.0, 0.7, np.random.default_rng(i)) for i in range(200)}
+    assert picks == {0, 1}  # 0.5 + 0.3 reach 0.7: the two unlikely tokens are never drawn
+    draw = lambda seed: [sample(logits, 1.0, 1.0, rng) for rng in [np.random.default_rng(seed)] for _ in range(20)]
+    assert draw(7) == draw(7) and sample(logits, 0, 0.7, None) == 0
 
 
 def test_stream_passes_the_repetition_penalty_to_the_session():

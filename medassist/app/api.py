@@ -124,8 +124,7 @@ def router(service, history, cfg, api_key: str | None) -> APIRouter:
                     "choices": [{"index": 0, "finish_reason": FINISH.get(res.finish_reason, "stop"),
                                  "message": {"role": "assistant", "content": content,
                                              "reasoning_content": res.thinking or None}}],
-                    "usage": {"prompt_tokens": res.prompt_tokens, "completion_tokens": res.generated_tokens,
-                              "total_tokens": res.prompt_tokens + res.generated_tokens},
+                    "usage": usage(res),
                     "medassist": safety | {"think_end": res.think_end, "ttft_s": res.ttft_s,
                                            "tokens_per_s": round(res.tokens_per_s, 2)}}
 
@@ -146,6 +145,13 @@ def _text(content) -> str:
     if content is None:
         return ""
     raise ValueError("content")
+
+
+def usage(r) -> dict:
+    """OpenAI's usage object; cached_tokens: prompt tokens the engine did not read again (its kept KV state)."""
+    return {"prompt_tokens": r.prompt_tokens, "completion_tokens": r.generated_tokens,
+            "total_tokens": r.prompt_tokens + r.generated_tokens,
+            "prompt_tokens_details": {"cached_tokens": getattr(r, "cached_tokens", 0)}}
 
 
 async def _sse(request, service, turns, kw, cid, created, model, notice, safety, include_usage, audit):
@@ -193,8 +199,7 @@ async def _sse(request, service, turns, kw, cid, created, model, notice, safety,
                         medassist=safety | {"think_end": last.think_end, "ttft_s": last.ttft_s,
                                             "tokens_per_s": round(last.tokens_per_s, 2)})
             if include_usage:
-                yield event(None, usage={"prompt_tokens": last.prompt_tokens, "completion_tokens": last.generated_tokens,
-                                         "total_tokens": last.prompt_tokens + last.generated_tokens})
+                yield event(None, usage=usage(last))
         yield "data: [DONE]\n\n"
     finally:
         cancel.set()  # the client left, or the stream ended: either way the model stops

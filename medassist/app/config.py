@@ -45,6 +45,10 @@ class AppConfig:
     max_new_tokens: int = QA.max_new_tokens
     temperature: float = QA.temperature
     repetition_penalty: float = QA.repetition_penalty  # >1 makes tokens already in the conversation less likely; 1 = off
+    # Seconds between page updates while an answer streams: each update re-renders the chat in the browser,
+    # which shares the CPU with the model. 0.2 s (5 a second) took the browser from ~11 to ~8 CPU-seconds per
+    # answer against 0.05 s (benchmarks/page_latency.py); the first token is always shown at once.
+    stream_interval_s: float = 0.2
     api_only: bool = False  # serve only the OpenAI-compatible API (/v1), no page: a department server
     api_key_file: str | None = None  # the key API clients must send when --host is set (or MEDASSIST_API_KEY)
     max_pdf_mb: float = 50  # larger uploads are refused by the server before they are read whole

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from medassist.app.config import AppConfig
+from medassist.model import chat as chat_format
 
 
 @dataclass
@@ -142,7 +143,11 @@ class ModelService:
         self._set("loading", "load", 0.0, "loading the model")
         from medassist.model.engine import load_engine
 
-        self.engine = self._local = load_engine(path, backend=self.cfg.backend, threads=self.cfg.threads)
+        engine = load_engine(path, backend=self.cfg.backend, threads=self.cfg.threads)
+        self._set("loading", "load", 0.9, "reading the system prompt")
+        # The first question then reads only itself (~1 s less on 2 cores; engine/local.py).
+        engine.warm(chat_format.system_prompt(self.cfg.lang))
+        self.engine = self._local = engine
         self._local_model = self.cfg.model  # which choice this is, so switching back reuses it
         self._set("ready", "", 1.0, "")
 

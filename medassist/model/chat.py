@@ -135,6 +135,16 @@ def format_completion(reasoning: str, answer: str, eos_token: str) -> str:
     return f"{reasoning.strip()}{FORCE_CLOSE}{answer.strip()}{eos_token}"
 
 
+def assistant_turn(reasoning: str, answer: str) -> str:
+    """A past assistant turn for the history sent back to the model, as the model wrote it after
+    build_prompt's "<think>\\n" (the format training taught, format_completion). A follow-up's prompt then
+    repeats the model's own tokens and the engine reads only the new turn (engine/local.py); a template
+    that drops earlier reasoning (DeepSeek-R1's) still gets only the answer, and is read again from there."""
+    if not reasoning.strip():
+        return answer.strip()
+    return THINK_OPEN + "\n" + format_completion(reasoning, answer, "")
+
+
 def training_pair(template: str, question: str, reasoning: str, answer: str, *,
                   bos_token: str = "", eos_token: str, lang: str | None = None) -> tuple[str, str]:
     """(prompt, completion) for one supervised example; the loss covers the completion only. The system

@@ -21,7 +21,6 @@ from medassist.store.safety import red_flags
 from medassist.app.service import ModelService
 
 MAX_QUESTION_CHARS = 8000
-STREAM_INTERVAL_S = 0.05  # how often the page is updated while tokens stream
 
 
 def new_state() -> dict:
@@ -68,6 +67,7 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
     chat.append(thought)
     yield chat, "", banner_update, "", state
     started, last_yield, last, shown = time.perf_counter(), 0.0, None, False
+    interval = getattr(service.cfg, "stream_interval_s", 0.05)  # the first token is shown at once
     raw_thought, raw_answer = "", ""  # as the model wrote them; the page shows them through no_remote
     try:
         # MedAssist's system prompt in the question's language (the fine-tuned model answers a Chinese
@@ -88,7 +88,7 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
                     chat.append(answer)
                 raw_answer += c.text
                 answer["content"] = no_remote(raw_answer)
-            if time.perf_counter() - last_yield > STREAM_INTERVAL_S:
+            if time.perf_counter() - last_yield > interval:
                 last_yield = time.perf_counter()
                 yield chat, "", banner_update, "", state
     except Exception as e:  # a clear message, never a stack trace
@@ -106,7 +106,9 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
     if not shown:
         chat.append(answer)
     stats = t("stats", lang, ttft=last.ttft_s or 0.0, rate=last.tokens_per_s, n=last.generated_tokens) if last else ""
-    state["messages"] = messages + [{"role": "assistant", "content": answer["content"]}]
+    # The model's own words, reasoning included: the engine then reads only the next question (and a "stopped"
+    # label or a display rewrite never reaches the model).
+    state["messages"] = messages + [{"role": "assistant", "content": chat_format.assistant_turn(raw_thought, raw_answer)}]
     try:
         state["cid"] = history.save_turn(state["cid"], question, question, answer["content"], thought["content"],
                                          meta={"ttft_s": last.ttft_s, "tokens_per_s": last.tokens_per_s,
@@ -154,7 +156,9 @@ def open_conversation(history: History, cid, lang_value: str = "English"):
             chat.append({"role": "assistant", "content": no_remote(m["thinking"]),
                          "metadata": {"title": t("reasoning", lang_code(lang_value)), "status": "done"}})
         chat.append({"role": m["role"], "content": no_remote(m["content"])})
-        state["messages"].append({"role": m["role"], "content": m["content"]})
+        state["messages"].append({"role": m["role"], "content": chat_format.assistant_turn(m["thinking"] or "",
+                                                                                             m["content"])
+                                  if m["role"] == "assistant" else m["content"]})
     state["cid"] = int(cid)
     return chat, state
 
@@ -222,12 +226,14 @@ def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radi
     refresh = dict(fn=lambda q: gr.update(choices=conversation_choices(history, q or "")),
                    inputs=[c["search"]], outputs=[c["conversations"]], queue=False)
     # One model on a CPU: every model call shares one queue slot; Gradio shows each user's position.
+    # show_progress="minimal": the full overlay's animation on five outputs cost the browser ~1.9x the CPU
+    # (measured with the page interval, benchmarks/page_latency.py), taken from the model on a 2-core laptop.
     ask = dict(fn=partial(respond, service, history), inputs=[c["question"], c["chat"], state, *settings],
-               outputs=outputs, concurrency_limit=1, concurrency_id="model")
+               outputs=outputs, concurrency_limit=1, concurrency_id="model", show_progress="minimal")
     c["send"].click(**ask).then(**refresh)
     c["question"].submit(**ask).then(**refresh)
     c["regenerate"].click(fn=partial(regenerate, service, history),
-                          inputs=[c["chat"], state, *settings], outputs=outputs,
+                          inputs=[c["chat"], state, *settings], outputs=outputs, show_progress="minimal",
                           concurrency_limit=1, concurrency_id="model").then(**refresh)
     c["stop"].click(fn=stop, inputs=[state], queue=False)
     c["new_chat"].click(fn=lambda: ([], new_state(), "", gr.update(visible=False)),

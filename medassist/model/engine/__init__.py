@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medassist.model.engine.base import Chunk, Engine, EngineInfo, LocalEngine, Result  # noqa: F401
+from medassist.model.engine.base import Chunk, Engine, EngineInfo, Result  # noqa: F401
+from medassist.model.engine.local import LocalEngine  # noqa: F401
 
 
 def load_engine(path: str | Path | None = None, *, backend: str = "onnx", precision: str | None = None,

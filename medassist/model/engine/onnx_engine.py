@@ -13,35 +13,29 @@ import json
 from pathlib import Path
 
 from medassist.model import chat as P
-from medassist.model.engine.base import EngineInfo, LocalEngine, default_threads
+from medassist.model.engine.base import EngineInfo, default_threads
+from medassist.model.engine.local import LocalEngine
 
 
 class OnnxSession:
-    def __init__(self, og, model, prompt_ids, temperature, top_p, max_length, seed, repetition_penalty=1.0):
+    """A generator used only to run the model: the engine samples (sampling.py), so one KV state serves
+    requests with any settings. Its KV buffer is allocated whole, for `capacity` tokens."""
+
+    def __init__(self, og, model, capacity: int):
         params = og.GeneratorParams(model)
-        opts = dict(max_length=max_length, do_sample=temperature > 0, past_present_share_buffer=True,
-                    repetition_penalty=repetition_penalty)
-        if temperature > 0:
-            opts.update(temperature=temperature, top_p=top_p, top_k=50)
-        if seed is not None:
-            opts["random_seed"] = seed
-        params.set_search_options(**opts)
-        self.g = og.Generator(model, params)
-        self.g.append_tokens(list(prompt_ids))
+        params.set_search_options(max_length=capacity, do_sample=False, past_present_share_buffer=True)
+        self.g, self.capacity, self.tokens = og.Generator(model, params), capacity, []
 
-    def next(self) -> int:
-        self.g.generate_next_token()
-        return int(self.g.get_next_tokens()[0])
-
-    def append(self, ids: list[int]) -> None:
+    def feed(self, ids: list[int]) -> None:
         self.g.append_tokens(list(ids))
-
-    def drop_last(self) -> None:
-        self.g.rewind_to(self.g.token_count() - 1)
+        self.tokens.extend(ids)
 
     def logits(self):
-        """Next-token logits after the sequence so far (append_tokens already ran the prompt)."""
         return self.g.get_logits().reshape(-1)
+
+    def rewind(self, n: int) -> None:
+        self.g.rewind_to(n)  # the logits stay those of the old sequence until the next feed
+        del self.tokens[n:]
 
 
 class OnnxEngine(LocalEngine):
@@ -81,5 +75,5 @@ class OnnxEngine(LocalEngine):
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids) if ids else ""
 
-    def start(self, prompt_ids, *, temperature, top_p, max_length, seed, repetition_penalty=1.0):
-        return OnnxSession(self.og, self.model, prompt_ids, temperature, top_p, max_length, seed, repetition_penalty)
+    def new_session(self, capacity: int) -> OnnxSession:
+        return OnnxSession(self.og, self.model, capacity)

@@ -1,8 +1,8 @@
 """PyTorch backend: the reference implementation, used for parity checks,
 training-time evaluation and the benchmark's bf16 row.
 
-A plain token loop over transformers' KV cache, so forced tokens (the thinking
-budget) and cancellation work the same way as in the ONNX backend.
+A KV state over transformers' cache: the engine's token loop (local.py) drives it
+exactly as it drives the ONNX backend.
 
     python -m medassist.model ask "..." --backend torch
 """
@@ -12,74 +12,34 @@ import json
 from pathlib import Path
 
 from medassist.model import chat as P
-from medassist.model.engine.base import EngineInfo, LocalEngine
-
-
-def penalize(logits, seen, penalty: float):
-    """CTRL-style repetition penalty (as transformers and onnxruntime-genai apply it): every token already
-    in the sequence gets its logit divided by the penalty when positive, multiplied when negative."""
-    import torch
-
-    if penalty == 1.0 or not seen:
-        return logits
-    idx = torch.tensor(sorted(seen))
-    logits = logits.float().clone()
-    vals = logits[idx]
-    logits[idx] = torch.where(vals > 0, vals / penalty, vals * penalty)
-    return logits
-
-
-def sample(logits, temperature: float, top_p: float, generator=None, top_k: int = 50) -> int:
-    import torch
-
-    if temperature <= 0:
-        return int(torch.argmax(logits))
-    logits = logits.float() / temperature
-    vals, idx = torch.topk(logits, min(top_k, logits.numel()))
-    probs = torch.softmax(vals, dim=-1)
-    if top_p < 1.0:
-        keep = torch.cumsum(probs, dim=-1) - probs < top_p  # always keeps the most likely token
-        probs = probs * keep
-        probs = probs / probs.sum()
-    return int(idx[torch.multinomial(probs, 1, generator=generator)])
+from medassist.model.engine.base import EngineInfo
+from medassist.model.engine.local import LocalEngine
 
 
 class TorchSession:
-    def __init__(self, model, prompt_ids, temperature, top_p, seed, repetition_penalty=1.0):
-        import torch
+    """transformers' KV cache over one sequence; the engine samples (sampling.py)."""
+
+    def __init__(self, model, capacity: int):
         from transformers import DynamicCache
 
-        self.model, self.temperature, self.top_p = model, temperature, top_p
-        self.penalty, self.seen = repetition_penalty, set()  # seen: every token in the sequence, prompt included
-        self.cache = DynamicCache(config=model.config)
-        self.pending = list(prompt_ids)
-        self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        self.model, self.capacity, self.tokens = model, capacity, []
+        self.cache, self.last = DynamicCache(config=model.config), None
 
-    def _feed(self):
-        """Run the pending tokens through the model (they join the sequence); the next-token logits."""
+    def feed(self, ids: list[int]) -> None:
         import torch
 
         with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([self.pending]), past_key_values=self.cache, use_cache=True,
+            out = self.model(input_ids=torch.tensor([list(ids)]), past_key_values=self.cache, use_cache=True,
                              logits_to_keep=1)
-        self.seen.update(self.pending)
-        self.pending = []
-        return out.logits[0, -1]
-
-    def next(self) -> int:
-        tok = sample(penalize(self._feed(), self.seen, self.penalty), self.temperature, self.top_p, self.generator)
-        self.pending = [tok]
-        return tok
-
-    def append(self, ids: list[int]) -> None:
-        self.pending = self.pending + list(ids)
+        self.last = out.logits[0, -1].float().numpy()
+        self.tokens.extend(ids)
 
     def logits(self):
-        """Next-token logits after the sequence so far (runs any pending tokens; samples nothing)."""
-        return self._feed().float().numpy()
+        return self.last
 
-    def drop_last(self) -> None:
-        self.pending = self.pending[:-1]  # not yet fed to the model, so nothing to undo in the cache
+    def rewind(self, n: int) -> None:
+        self.cache.crop(n - len(self.tokens))  # transformers 5: a negative count of tokens to remove
+        del self.tokens[n:]
 
 
 class TorchEngine(LocalEngine):
@@ -116,8 +76,8 @@ class TorchEngine(LocalEngine):
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=False)
 
-    def start(self, prompt_ids, *, temperature, top_p, max_length, seed, repetition_penalty=1.0):
-        return TorchSession(self.model, prompt_ids, temperature, top_p, seed, repetition_penalty)
+    def new_session(self, capacity: int) -> TorchSession:
+        return TorchSession(self.model, capacity)
 
 
 def _as_list(v) -> list[int]:
