@@ -22,11 +22,26 @@ SHOTS = Path(__file__).resolve().parents[1] / "test-output"
 
 
 class SlowEngine:
-    """Wraps a real engine; each sampled token waits `delay` seconds."""
+    """Wraps a real engine; each step of generation waits `delay` seconds."""
 
     def __init__(self, engine, delay: float):
         self._e, self.delay = engine, delay
         self.canned: tuple[str, str] | None = None  # (reasoning, answer) to stream instead of the model's words
+        new_session = engine.new_session
+
+        def slow_session(capacity):  # every KV state this engine makes (kept ones too) is slowed
+            s = new_session(capacity)
+            for name in ("logits", "greedy"):
+                if hasattr(s, name):
+                    setattr(s, name, self._slowed(getattr(s, name)))
+            return s
+        engine.new_session = slow_session
+
+    def _slowed(self, fn):
+        def slow(*a):
+            time.sleep(self.delay)
+            return fn(*a)
+        return slow
 
     def __getattr__(self, name):
         return getattr(self._e, name)
@@ -43,23 +58,7 @@ class SlowEngine:
                 last = i == len(pieces) - 1
                 yield Chunk(w, phase, 5, i + 1, 10.0, 0.1, "stop" if last else None, "model" if phase == "answer" else None)
             return
-        e, delay = self._e, self.delay
-        start = e.start
-
-        def slow_start(*a, **k):
-            s = start(*a, **k)
-            nxt = s.next
-
-            def next_():
-                time.sleep(delay)
-                return nxt()
-            s.next = next_
-            return s
-        e.start = slow_start
-        try:
-            yield from e.stream(messages, **kw)
-        finally:
-            e.start = start
+        yield from self._e.stream(messages, **kw)
 
 
 def free_port() -> int:

@@ -29,7 +29,7 @@ def same(cached, fresh, msgs, **kw):
     a, b = cached.generate(msgs, **(KW | kw)), fresh.generate(msgs, **(KW | kw))
     assert (a.thinking, a.answer, a.finish_reason, a.prompt_tokens) == \
         (b.thinking, b.answer, b.finish_reason, b.prompt_tokens)
-    assert b.cached_tokens == 0
+    assert fresh.reuse_kv or b.cached_tokens == 0
     return a
 
 
@@ -67,8 +67,29 @@ def test_a_state_too_small_is_replaced_and_answers_the_same(tiny_hf, tiny_onnx_f
     assert same(cached, fresh, follow).cached_tokens == 0
 
 
-def test_letter_scores_are_the_same_from_a_kept_state(tiny_onnx_fp32, tiny_hf):
+def test_letter_scores_do_not_depend_on_the_kept_state(tiny_onnx_fp32, tiny_hf):
     cached, fresh = engines("onnx", tiny_hf, tiny_onnx_fp32)
     mcq = [{"role": "user", "content": "Which is blue? (A) sky (B) grass"}]
     cached.generate(mcq, **KW)  # leaves a state sharing the question's prefix
     assert cached.letter_scores(mcq, "AB") == pytest.approx(fresh.letter_scores(mcq, "AB"), abs=1e-4)
+
+
+def test_drafted_greedy_tokens_are_the_models_own(tiny_onnx_fp32):
+    """A build with every position's logits checks n-gram drafts in one pass; the tokens are those the model
+    chooses one at a time: with budgets, a forced close, a stop string and a follow-up, kept state or not."""
+    from medassist.model.engine.onnx_engine import OnnxEngine
+
+    drafted, plain = OnnxEngine(tiny_onnx_fp32, threads=1), OnnxEngine(tiny_onnx_fp32, threads=1)
+    plain.speculative = False
+    assert drafted.speculative  # the test fixture keeps every position's logits (prune_lm_head=False)
+    repeat = [{"role": "user", "content": "Repeat: the cat sat on the mat, the cat sat on the mat, the cat"}]
+    greedy = dict(temperature=0, repetition_penalty=1.0)  # only these requests take drafts
+    for kw in (dict(thinking_budget=24, max_new_tokens=40, **greedy), dict(thinking_budget=0, max_new_tokens=60, **greedy),
+               dict(thinking_budget=0, max_new_tokens=60, stop=["mat"], **greedy)):
+        first = same(drafted, plain, repeat, **kw)
+        follow = repeat + [{"role": "assistant", "content": P.assistant_turn(first.thinking, first.answer)},
+                           {"role": "user", "content": "Again."}]
+        same(drafted, plain, follow, **kw)
+    plain.reuse_kv = False
+    same(drafted, plain, repeat, thinking_budget=0, max_new_tokens=60, **greedy)
+    assert drafted._kv.g.get_speculative_stats()["rounds"] > 0  # drafts were really proposed and checked

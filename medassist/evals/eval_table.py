@@ -82,6 +82,7 @@ def run_cell(model: str, exam: str, limit: int, mode: str, threads: int | None, 
     out = out_dir / f"{tag}.jsonl"
     grown_from = _seed_from_smaller(out, limit)
     engine = load_engine(str(path), backend=backend, threads=threads)
+    engine.reuse_kv = False  # every item read whole: the table does not depend on the items' order
     print(f"== {tag}" + (f" (continuing {grown_from.name})" if grown_from else ""), flush=True)
     summary = evaluate(engine, items, mode, budget=budget, max_new_tokens=256, out=out, shots=shots,
                        resume=True, **levers)

@@ -247,6 +247,7 @@ def main(argv=None) -> None:
     try:
         items, shots = with_shots(args.data, args.limit, args.shots)
         engine = load_engine(args.model_path, backend=args.engine, precision=args.precision, threads=args.threads)
+        engine.reuse_kv = False  # every item read whole: the table does not depend on the items' order
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
     out = Path(args.out) if args.out else None

@@ -53,7 +53,10 @@ class LocalEngine(Engine):
     # The kept KV state is allocated for this many tokens (the ONNX runtime allocates it whole: ~350 MiB for
     # the 1.5B), so a conversation grows inside it without a new allocation; a longer request gets its own.
     kv_window: int = 8192
-    reuse_kv: bool = True  # False: every request starts from an empty state (the benchmark's "without" row)
+    # False: every request reads its whole prompt. Exam runs turn it off: on a quantized build a prompt read in
+    # pieces rounds differently from one read whole (one-row and many-row kernels), so where two tokens are
+    # within ~0.1 logit greedy output can differ, and a table must not depend on the order of its items.
+    reuse_kv: bool = True
 
     def __init__(self):
         super().__init__()
@@ -113,10 +116,13 @@ class LocalEngine(Engine):
 
     def letter_scores(self, messages: list[dict], letters: str, *, system: str | None = None) -> list[float]:
         """The next-token logit of each option letter, with the reasoning closed and "The answer is (" opened
-        (the exams' log-likelihood scoring and choose() both read it)."""
+        (the exams' log-likelihood scoring and choose() both read it). Always from a fresh state, the prompt
+        read whole: an exam's scores must not depend on which item came before (see reuse_kv)."""
         ids = self.encode(self.render(messages, system=system, think=False) + "The answer is (")
         with self._lock:
-            flat = np.asarray(self._prefill(ids, len(ids) + 2)[0].logits()).reshape(-1)
+            session = self.new_session(len(ids) + 2)
+            session.feed(ids)
+            flat = np.asarray(session.logits()).reshape(-1)
         return [float(flat[self.encode(x)[0]]) for x in letters]
 
     def choose(self, messages: list[dict], letters: str, *, system: str | None = None) -> str | None:
@@ -159,6 +165,14 @@ class LocalEngine(Engine):
                 if text:
                     yield chunk(text, phase)
 
+        # Greedy, unpenalised requests (papers, exams) let a backend that can choose several tokens per pass do
+        # so (onnx_engine.py: n-gram drafts); its tokens are then already in the state when they arrive.
+        spec = temperature <= 0 and repetition_penalty == 1.0 and getattr(self, "speculative", False)
+
+        def take_back(n):  # the last n tokens of a step are not kept (only a multi-token step has them in the state)
+            if n and spec:
+                session.rewind(len(session.tokens) - n)
+
         while finish is None:
             if cancel is not None and cancel.is_set():
                 finish = "cancelled"
@@ -170,39 +184,48 @@ class LocalEngine(Engine):
                 session.feed(pending)
                 sampler.saw(pending)
                 pending = []
-            tok = sampler.next(session.logits())
-            n_gen += 1
-            if t_first is None:
-                t_first = time.perf_counter()
-                ttft = t_first - t0
-            thinking = parser.phase != ANSWER
-            if tok in self.eos_ids and not (thinking and think):
-                finish = "stop"
-                break
-            if tok in self.eos_ids:
-                pieces = []  # ended while still reasoning: the end is not kept; the answer is asked for below
-            else:
-                pending = [tok]
-                pieces = parser.feed(decoder.add([tok]))
-                n_answer += parser.phase == ANSWER
-                n_think += parser.phase != ANSWER
-                if think and thinking and parser.phase == ANSWER:
-                    think_end = "model"
-            looping = guard is not None and parser.phase != ANSWER and guard.add(tok)
-            if parser.phase != ANSWER and (n_think >= thinking_budget or tok in self.eos_ids or looping):
-                # Budget spent, the model stopped, or it is going round in circles: close the think
-                # block; the model goes on with its answer.
-                if think:
-                    think_end = "eos" if tok in self.eos_ids else "loop" if looping else "budget"
-                forced = self.encode(P.FORCE_CLOSE)
-                pending += forced
-                n_forced += len(forced)
-                pieces += parser.feed(decoder.force(forced, P.FORCE_CLOSE))
-            yield from emit(pieces)
-            if stops.done:
-                finish = "stop_string"
-            elif n_answer >= max_new_tokens:
-                finish = "length"
+            step = session.greedy() if spec else [sampler.next(session.logits())]
+            for j, tok in enumerate(step):
+                after = len(step) - j - 1  # tokens of this step after this one
+                n_gen += 1
+                if t_first is None:
+                    t_first = time.perf_counter()
+                    ttft = t_first - t0
+                thinking = parser.phase != ANSWER
+                if tok in self.eos_ids and not (thinking and think):
+                    finish = "stop"
+                    break
+                if tok in self.eos_ids:
+                    take_back(after + 1)  # ended while still reasoning: the end is not kept; the answer is asked for
+                    pieces = []
+                else:
+                    if not spec:
+                        pending = [tok]
+                    pieces = parser.feed(decoder.add([tok]))
+                    n_answer += parser.phase == ANSWER
+                    n_think += parser.phase != ANSWER
+                    if think and thinking and parser.phase == ANSWER:
+                        think_end = "model"
+                looping = guard is not None and parser.phase != ANSWER and guard.add(tok)
+                closing = parser.phase != ANSWER and (n_think >= thinking_budget or tok in self.eos_ids or looping)
+                if closing:
+                    # Budget spent, the model stopped, or it is going round in circles: close the think
+                    # block; the model goes on with its answer.
+                    if think:
+                        think_end = "eos" if tok in self.eos_ids else "loop" if looping else "budget"
+                    if tok not in self.eos_ids:
+                        take_back(after)
+                    forced = self.encode(P.FORCE_CLOSE)
+                    pending += forced
+                    n_forced += len(forced)
+                    pieces += parser.feed(decoder.force(forced, P.FORCE_CLOSE))
+                yield from emit(pieces)
+                if stops.done:
+                    finish = "stop_string"
+                elif n_answer >= max_new_tokens or len(prompt_ids) + n_gen + n_forced >= max_length:
+                    finish = "length"
+                if finish or closing:
+                    break
         yield from emit(parser.flush())
         if tail := stops.flush():
             yield chunk(tail, ANSWER)
