@@ -191,36 +191,26 @@ def app_rows(eng, repeats: int) -> dict:
         runs = [fn() for _ in range(repeats)]
         return statistics.median(r[0] for r in runs), runs[0][1], runs[0][2]
 
-    def cold():
-        eng.reuse_kv = False
-        try:
-            return first_token_s(eng, question, system)
-        finally:
-            eng.reuse_kv = True
-
-    def warm():
-        eng.forget()
-        eng.warm(system)  # what the app does once the model is loaded
-        return first_token_s(eng, question, system)
-
-    rows["new_chat"] = {"without": median(cold), "with": median(warm)}
-    rows["follow_up"] = {}
-    for goal in HISTORY_GOALS:
-        hist = history_of(eng, system, goal)
-        msgs = hist + [{"role": "user", "content": FOLLOW_UP}]
-
-        def kept():
-            eng.forget()
-            eng.warm(system, hist)  # the state the previous turn left (its prompt and the answer the model wrote)
-            return first_token_s(eng, msgs, system)
-
+    def both(msgs, hist=()):
+        """First token reading everything, then from the state the previous turn left (or the load's warm-up)."""
         def fresh():
             eng.reuse_kv = False
             try:
                 return first_token_s(eng, msgs, system)
             finally:
                 eng.reuse_kv = True
-        rows["follow_up"][goal] = {"without": median(fresh), "with": median(kept)}
+
+        def kept():
+            eng.forget()
+            eng.warm(system, hist)  # the system prompt at load; for a follow-up, its history as the model wrote it
+            return first_token_s(eng, msgs, system)
+        return {"without": median(fresh), "with": median(kept)}
+
+    rows["new_chat"] = both(question)
+    rows["follow_up"] = {}
+    for goal in HISTORY_GOALS:
+        hist = history_of(eng, system, goal)
+        rows["follow_up"][goal] = both(hist + [{"role": "user", "content": FOLLOW_UP}], hist)
     r = eng.generate(question, system=system, **QA.kwargs(thinking_budget=256, max_new_tokens=64, temperature=0.0))
     rows["decode_app_tok_s"] = r.tokens_per_s  # penalty 1.15 and the think-block bookkeeping included
     return rows

@@ -58,6 +58,14 @@ def test_respond_streams_saves_redacted_history_and_flags(tmp_path):
     # Regenerate replaces the last answer instead of appending a second one.
     chat2 = run(regenerate(service, history, chat, state, 64, 0.6, 64, "English"))[0]
     assert [m["role"] for m in chat2].count("user") == 1 and len(state["messages"]) == 2
+    # The page sends a message's content back as a list of parts: regenerate asks the question that was sent.
+    paged = [{**m, "content": [{"type": "text", "text": m["content"]}]} for m in chat2]
+    chat3 = run(regenerate(service, history, paged, state, 64, 0.6, 64, "English"))[0]
+    assert engine_prompt_has(service, q) and [m["role"] for m in chat3].count("user") == 1
+
+
+def engine_prompt_has(service, text: str) -> bool:
+    return text in service.engine.last_prompt
 
 
 def test_a_follow_up_sends_back_what_the_model_wrote(tmp_path):

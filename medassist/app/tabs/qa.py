@@ -67,7 +67,7 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
     chat.append(thought)
     yield chat, "", banner_update, "", state
     started, last_yield, last, shown = time.perf_counter(), 0.0, None, False
-    interval = getattr(service.cfg, "stream_interval_s", 0.05)  # the first token is shown at once
+    interval = service.cfg.stream_interval_s  # the first token is shown at once
     raw_thought, raw_answer = "", ""  # as the model wrote them; the page shows them through no_remote
     try:
         # MedAssist's system prompt in the question's language (the fine-tuned model answers a Chinese
@@ -134,7 +134,8 @@ def regenerate(service, history, chat, state, budget, temperature, max_len, lang
     if not users or not state["messages"]:
         yield chat, "", gr.update(), "", state
         return
-    question = chat[users[-1]]["content"]
+    # The question as it was sent (the page returns a message's content as a list of parts, and shows it rewritten).
+    question = state["messages"][-2]["content"]
     chat = chat[: users[-1]]
     state["messages"] = state["messages"][:-2]
     yield from respond(service, history, question, chat, state, budget, temperature, max_len, lang_value,
