@@ -131,7 +131,7 @@ def ask(pg, text: str) -> None:
 
 
 # The README's pictures of each tab come from these tests: MEDASSIST_SCREENSHOTS=docs/screenshots ./test.sh
-README_SHOTS = {"qa-answer": "qa", "literature-summary": "literature", "outline": "outline", "settings": "settings"}
+README_SHOTS = {"qa-answer": "qa", "qa-sources": "qa-sources", "literature-summary": "literature", "outline": "outline", "settings": "settings"}
 
 
 def shot(pg, name: str) -> None:
@@ -613,3 +613,44 @@ def test_an_admin_manages_accounts_and_no_one_else_sees_the_panel(browser, accou
     admin.fill("#accounts-name :is(input, textarea)", "carol")
     admin.click("#accounts-remove")
     admin.wait_for_selector("#accounts-message:has-text('Removed: carol')", timeout=5000)
+
+
+def test_answer_with_sources_citation_opens_its_passage(browser, tmp_path):
+    """Sources on: the model's [1] is a button; clicking it opens the answer's sources with that passage marked,
+    its source named and its URL shown as text (nothing fetched)."""
+    from medassist.app.__main__ import launch
+    from medassist.app.config import AppConfig
+    from medassist.app.service import ModelService
+    from medassist.app.ui import build_ui
+    from medassist.papers.reference import Reference
+    from medassist.store.history import History
+    from tests.fake import HashEmbedder, ScriptedEngine
+    from tests.test_sources import write_source
+
+    ref = Reference(tmp_path / "index", HashEmbedder(), source=write_source(tmp_path / "ref.jsonl.xz"))
+    ref.build()
+    cfg = AppConfig(language="en")
+    engine = ScriptedEngine("Chest pain first.</think>The most common heart attack symptom is chest pain or discomfort [1].")
+    demo = build_ui(ModelService(cfg, engine=engine, embedder=HashEmbedder()), History(tmp_path / "h.sqlite"), cfg,
+                    reference=ref)
+    port = free_port()
+    launch(demo, cfg, server_port=port, prevent_thread_lock=True)
+    try:
+        pg = browser.new_page()
+        requests = []
+        pg.on("request", lambda r: requests.append(r.url))
+        pg.goto(f"http://127.0.0.1:{port}")
+        pg.wait_for_selector("#sources input:checked")  # on by default
+        ask(pg, "What are the symptoms of a heart attack?")
+        pg.wait_for_selector("#chat button.src-cite", timeout=20000)
+        assert not pg.is_visible("#chat details.sources li")  # closed until asked
+        pg.click("#chat button.src-cite")
+        hit = pg.wait_for_selector("#chat details.sources li.hit")
+        assert "chest pain or discomfort" in hit.inner_text() and "https://example.org/0" in hit.inner_text()
+        assert "CC BY 4.0" in pg.inner_text("#chat details.sources summary")
+        assert "<sources>" in engine.prompts[-1]
+        assert all(u.startswith(f"http://127.0.0.1:{port}") or u.startswith("data:") for u in requests)
+        shot(pg, "qa-sources")
+        pg.close()
+    finally:
+        demo.close()

@@ -5,7 +5,9 @@ user has, and one in which Gradio happened to serve files from the data folder. 
 child process started as start.sh starts it (`python -m medassist.app`, the repo root as working directory),
 with a fresh HOME, no MEDASSIST_DATA / MEDASSIST_HOME, and its own system temp folder, so the
 default data folder (~/.local/share/medassist) is outside both places Gradio serves from, as on a
-user's laptop. The only thing not default is the model: the tiny test model (--model-path).
+user's laptop. Not default: the model (the tiny test model, --model-path) and --no-sources (indexing the
+bundled reference takes a minute of both cores, which the test's timings cannot share; tests/test_sources.py
+covers it).
 """
 from __future__ import annotations
 
@@ -46,7 +48,8 @@ def started(tiny_onnx_fp32, tmp_path_factory):
     port = free_port()
     log = open(base / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "medassist.app", "--port", str(port), "--no-open-browser", "--language", "en",
-                             "--model-path", str(tiny_onnx_fp32), "--thinking-budget", "16", "--max-new-tokens", "24"],
+                             "--model-path", str(tiny_onnx_fp32), "--thinking-budget", "16", "--max-new-tokens", "24",
+                             "--no-sources"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180

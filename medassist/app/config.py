@@ -54,6 +54,10 @@ class AppConfig:
     max_pdf_mb: float = 50  # larger uploads are refused by the server before they are read whole
     max_pdf_pages: int = 100
     pdf_timeout_s: float = 60  # a PDF that takes longer to read is reported as damaged
+    # Q&A answers from passages of the bundled NIH reference and the user's papers, cited [1], [2]: the page's
+    # Sources switch starts on, and the reference is indexed on first start (benchmarks/qa_sources.py). With
+    # --no-sources the switch starts off and this run neither indexes nor searches the reference (papers only).
+    sources: bool = True
     embedder: str = "bundled:all-MiniLM-L6-v2"  # retrieval model (model/embed.py); a folder or hub id also works
 
     # Set from MEDASSIST_PASSWORD or password_file at start; no --password flag (metadata), never in YAML either.

@@ -60,6 +60,15 @@ STRINGS: dict[str, dict[str, str]] = {
     "too_long": {"en": "The question is too long ({n} characters; the limit is {limit}).",
                  "zh": "问题过长（{n} 字符，上限 {limit}）。"},
     "stopped": {"en": "(stopped)", "zh": "（已停止）"},
+    "src.switch": {"en": "Sources: answer from the NIH reference and my papers", "zh": "来源：依据 NIH 参考资料和我的论文作答"},
+    "src.info": {"en": "Passages are shown to the model and cited as [1], [2]; click a number to read it. "
+                       "Reference: MedQuAD (NIH consumer-health text, ~2017, CC BY 4.0) — no drug monographs.",
+                 "zh": "相关段落提供给模型并以 [1]、[2] 引用；点击编号查看原文。参考资料：MedQuAD（NIH 面向公众的健康文本，约 2017 年，"
+                       "CC BY 4.0），不含药品说明书。"},
+    "src.title": {"en": "Sources ({n})", "zh": "来源（{n}）"},
+    "src.numbers": {"en": "Numbers not found in the sources shown: {numbers}", "zh": "以下数字未见于所示来源：{numbers}"},
+    "src.building": {"en": "The reference is being indexed ({pct}%); until then it is searched by words only.",
+                     "zh": "参考资料索引中（{pct}%）；完成前仅按词检索。"},
     "think.loop": {"en": "(Reasoning stopped early: it was repeating itself.)",
                    "zh": "（推理已提前结束：出现重复内容。）"},
     "think.budget": {"en": "(Reasoning reached the thinking budget; raise it in Generation settings for more.)",
@@ -78,15 +87,21 @@ STRINGS: dict[str, dict[str, str]] = {
                     "患者/家属/姓名 or before 先生/女士/医生; street addresses; full dates (day, month and year); "
                     "phone numbers; e-mails; national ID, SSN, record, insurance/医保 numbers; WeChat IDs; IP "
                     "addresses (measured: README). **Not covered:** a name with no such cue, ages, places without "
-                    "a street, rare number formats, and text inside uploaded PDFs (read, never stored whole). What "
-                    "is on screen is not redacted. Do not paste more than the question needs.",
+                    "a street, and rare number formats — in uploaded papers too, whose passages are kept (redacted) "
+                    "so Q&A can search them. What is on screen is not redacted. Do not paste more than the question "
+                    "needs.  \n**Q&A's reference:** MedQuAD — NIH consumer-health text (cancer.gov, GARD, Genetics "
+                    "Home Reference, MedlinePlus, NIDDK, NINDS, NHLBI, CDC, NIHSeniorHealth), Ben Abacha & "
+                    "Demner-Fushman, BMC Bioinformatics 2019, CC BY 4.0; as those pages read around 2017, no drug "
+                    "monographs or guidelines.",
               "zh": "**数据目录：** `{data}`  \n**模型目录：** `{models}`  \n无统计上报，不访问互联网：除发送到您在下方添加的"
                     "模型服务器外，任何数据都不会离开本机。供其他工具使用的 OpenAI 兼容接口：`{api}`  \n**保存什么、脱敏覆盖什么。**"
                     "对话、摘要、文献库和导出文件在写入前将身份信息替换为 [NAME]、[DATE] 等：称谓（先生、Dr 等）、"
                     "角色（患者、家属、姓名等）之后的姓名及常见英文名；详细地址；完整日期（年月日）；电话；电子邮箱；"
                     "身份证号、社会保障号、病历号、医保号；微信号；IP 地址（测量结果见 README）。**不覆盖：**没有上述"
-                    "提示词的姓名、年龄、没有街道门牌的地点、少见的号码格式，以及上传 PDF 中的文字（只读取，不整体保存）。"
-                    "屏幕上显示的内容不做脱敏。请只输入问题所需的信息。"},
+                    "提示词的姓名、年龄、没有街道门牌的地点、少见的号码格式——上传的论文同样如此，其段落（已脱敏）会被保存以便问答检索。"
+                    "屏幕上显示的内容不做脱敏。请只输入问题所需的信息。  \n**问答参考资料：** MedQuAD——NIH 面向公众的健康文本"
+                    "（cancer.gov、GARD、Genetics Home Reference、MedlinePlus、NIDDK、NINDS、NHLBI、CDC、NIHSeniorHealth），"
+                    "Ben Abacha & Demner-Fushman，BMC Bioinformatics 2019，CC BY 4.0；内容约为 2017 年版本，不含药品说明书和指南。"},
     "remote.refused": {"en": "The model server at {host} could not be reached. Is it running, and is the address right?",
                        "zh": "无法连接模型服务器 {host}。请确认服务器正在运行且地址正确。"},
     "remote.timeout": {"en": "The model server at {host} did not answer in time.", "zh": "模型服务器 {host} 响应超时。"},
@@ -163,7 +178,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "store.other": {"en": "The answer is shown but was not saved to your history ({msg}). Copy the answer if you "
                           "need it.",
                     "zh": "回答已显示但未能保存到历史记录（{msg}）。如需保留请复制回答。"},
-    "lit.upload": {"en": "Paper (PDF)", "zh": "论文（PDF）"},
+    "lit.upload": {"en": "Paper (PDF, Word, text or Markdown)", "zh": "论文（PDF、Word、文本或 Markdown）"},
     "lit.summary_lang": {"en": "Summary language", "zh": "摘要语言"},
     "lit.summarise": {"en": "Summarise", "zh": "生成摘要"},
     "lit.download_md": {"en": "Download Markdown", "zh": "下载 Markdown"},
@@ -177,9 +192,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "lit.stats": {"en": "{seconds} s ({seconds_per_page} s per page) · {model_calls} model calls · "
                         "{generated_tokens} tokens written",
                   "zh": "用时 {seconds} 秒（每页 {seconds_per_page} 秒）· 调用模型 {model_calls} 次 · 生成 {generated_tokens} 个 token"},
-    "lit.no_file": {"en": "Upload a PDF first.", "zh": "请先上传 PDF 文件。"},
-    "lit.not_pdf": {"en": "{name} is not a PDF. Upload the paper as a .pdf file.",
-                    "zh": "{name} 不是 PDF 文件，请上传 .pdf 格式的论文。"},
+    "lit.no_file": {"en": "Upload a paper first (PDF, Word, text or Markdown).", "zh": "请先上传论文（PDF、Word、文本或 Markdown）。"},
+    "lit.not_pdf": {"en": "{name} is not a paper file MedAssist reads. Upload it as .pdf, .docx, .txt or .md.",
+                    "zh": "无法读取 {name}：请上传 .pdf、.docx、.txt 或 .md 格式的论文。"},
     "lit.too_big": {"en": "The file is {mb} MB; the limit is {limit} MB.", "zh": "文件大小为 {mb} MB，上限为 {limit} MB。"},
     "lit.reading": {"en": "Reading the PDF…", "zh": "正在读取 PDF…"},
     "lit.indexing": {"en": "Finding the relevant passages in {pages} pages…", "zh": "正在 {pages} 页中查找相关段落…"},

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline by design: before gradio is imported
 
@@ -21,6 +22,7 @@ from medassist.store.history import History  # noqa: E402
 from medassist.store.redact import redact  # noqa: E402
 from medassist.app.i18n import t, lang_code, storage_error_text  # noqa: E402
 from medassist.papers.library import Library  # noqa: E402
+from medassist.papers.sources import gather  # noqa: E402
 from medassist.app.service import ModelService  # noqa: E402
 
 CSS = """
@@ -34,6 +36,10 @@ CSS = """
 .paper-view .cite-source .hit { background: #fff59d; }
 .paper-view .partial { color: #777; white-space: pre-wrap; }
 .paper-view .meta { color: #666; font-size: 0.9em; }
+#chat button.src-cite { border: 1px solid #90caf9; background: #e3f2fd; border-radius: 4px; padding: 0 4px;
+  font-size: 0.8em; cursor: pointer; margin: 0 1px; }
+#chat details.sources li.hit { background: #fff59d; }
+#chat details.sources li { font-size: 0.9em; margin-bottom: 4px; }
 .paper-view ul.facts { background: #f1f8e9; border-left: 4px solid #7cb342; padding: 8px 12px 8px 28px; border-radius: 4px; }
 """
 
@@ -52,12 +58,15 @@ def status_markdown(service: ModelService, lang: str) -> str:
     return "⏳ " + t("preparing", lang, stage=s.stage, pct=round(s.fraction * 100), msg=s.message)
 
 
-def build_ui(service: ModelService, history: History, cfg: AppConfig, users: Users | None = None) -> gr.Blocks:
-    """users: the accounts (store/users.py); with none, an admin panel never shows."""
+def build_ui(service: ModelService, history: History, cfg: AppConfig, users: Users | None = None,
+             reference=None) -> gr.Blocks:
+    """users: the accounts (store/users.py); with none, an admin panel never shows. reference: the bundled
+    reference's index (papers/reference.py; None: Q&A's sources come from the user's papers alone)."""
     lang = cfg.lang
     users = users or Users(history.path.parent / "users.json")
     # The reference library sits beside the history; its embeddings load on first use.
     library = Library(history.path.parent / "library.sqlite", service.embedder, redact=redact, user=history.user)
+    finder = partial(gather, reference=reference, library=library)
     # delete_cache: what uploads and downloads leave in Gradio's cache is removed hourly, and at shutdown.
     with gr.Blocks(title="MedAssist", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         with gr.Row(equal_height=True):
@@ -69,7 +78,7 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig, users: Use
         notice = gr.Markdown(t("notice", lang), elem_id="notice", elem_classes=["notice"])
         with gr.Tabs():
             with gr.Tab(t("tab.qa", lang), id="qa") as tab_qa:
-                q = qa.build_tab(service, history, cfg, lang, lang_radio)
+                q = qa.build_tab(service, history, cfg, lang, lang_radio, finder)
             with gr.Tab(t("tab.lit", lang), id="lit") as tab_lit:
                 lit = literature.build_tab(service, history, cfg, lang, lang_radio, library)
             with gr.Tab(t("tab.outline", lang), id="outline") as tab_outline:
@@ -87,6 +96,11 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig, users: Use
                         delete_no = gr.Button(t("delete_all.cancel", lang), elem_id="delete-all-cancel")
 
         demo.load(acc["load"], inputs=[lang_radio], outputs=[acc["panel"], acc["listing"]], queue=False)
+        # The first start indexes the reference in the background: say so beside the switch while it does.
+        demo.load(lambda lv: gr.update(info=t("src.building", lang_code(lv), pct=round(100 * reference.fraction))
+                                       if reference is not None and reference.state in ("absent", "building", "lexical")
+                                       else t("src.info", lang_code(lv))), inputs=[lang_radio], outputs=[q["sources"]],
+                  queue=False, js=qa.SOURCES_JS)
 
         # Always starts ticking: the model may become ready while the page is being built (after the status
         # above was written), and each page must then learn it; the first tick after ready stops the timer.

@@ -48,8 +48,6 @@ class Gap:
     passage: str
 
 
-DOCX_MAX_UNPACKED_MB = 200  # a 300-page thesis with figures unpacks to ~50 MB
-
 
 def read_draft(path: str | Path, *, max_pages: int = MAX_PAGES, max_mb: float = MAX_MB, timeout: float = 60) -> str:
     """Text of a .txt/.md/.docx/.pdf draft; PdfError (a message for the user) when it cannot be read.
@@ -61,24 +59,9 @@ def read_draft(path: str | Path, *, max_pages: int = MAX_PAGES, max_mb: float = 
             raise PdfError(f"{path.name} is larger than {max_mb:g} MB; check a shorter draft.")
         return path.read_text(encoding="utf-8", errors="replace")
     if suffix == ".docx":
-        import zipfile
+        from medassist.papers.textread import docx_lines
 
-        import docx
-
-        # A .docx is a zip: what it unpacks to is checked before anything is unpacked (a zip bomb of a few KB
-        # can expand to gigabytes in memory).
-        try:
-            with zipfile.ZipFile(path) as z:
-                unpacked = sum(i.file_size for i in z.infolist())
-        except (zipfile.BadZipFile, OSError):
-            raise PdfError("The Word file is damaged and cannot be read.") from None
-        if unpacked > DOCX_MAX_UNPACKED_MB * 1e6:
-            raise PdfError(f"{path.name} unpacks to {unpacked / 1e6:.0f} MB, more than a draft can be "
-                           f"({DOCX_MAX_UNPACKED_MB} MB); it was not opened.")
-        try:
-            return "\n".join(p.text for p in docx.Document(str(path)).paragraphs)
-        except Exception:
-            raise PdfError("The Word file is damaged and cannot be read.") from None
+        return "\n".join(text for _, text in docx_lines(path))
     if suffix == ".pdf":
         from medassist.papers.pdfread import read_pdf_isolated
 

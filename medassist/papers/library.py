@@ -5,9 +5,11 @@
     python -m medassist.papers.library suggest "text of an outline section"
     python -m medassist.papers.library export refs.bib | refs.ris        # everything, as BibTeX or RIS
 
-Stored in SQLite in the user data folder (deleted by "Delete all my data"). Suggestions rank library
-entries by embedding similarity to a text; nothing outside the library is ever suggested, so no
-reference can be invented. BibTeX and RIS import and export (Zotero / EndNote): bibio.py.
+Stored in SQLite in the user data folder (deleted by "Delete all my data", with secure_delete so the
+deleted text is overwritten, not only unlinked). Suggestions rank library entries by embedding similarity to
+a text; nothing outside the library is ever suggested, so no reference can be invented. BibTeX and RIS
+import and export (Zotero / EndNote): bibio.py. An uploaded paper's page-tagged passages (redacted, with
+their embeddings) are kept too, so Q&A can search every paper the user has read (search_passages).
 """
 from __future__ import annotations
 
@@ -26,7 +28,11 @@ CREATE TABLE IF NOT EXISTS entries (
   id INTEGER PRIMARY KEY, kind TEXT, title TEXT, authors TEXT, year INTEGER, journal TEXT, doi TEXT,
   source TEXT, key TEXT, vector BLOB, added REAL, type TEXT NOT NULL DEFAULT 'article',
   user TEXT NOT NULL DEFAULT '', UNIQUE(user, key));
+CREATE TABLE IF NOT EXISTS passages (id INTEGER PRIMARY KEY, user TEXT NOT NULL, paper TEXT, source TEXT,
+  page INTEGER, text TEXT, vector BLOB);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(text, tokenize='porter unicode61 remove_diacritics 2');
 """
+BETA = 0.2  # the same fusion as the bundled reference (reference.HYBRID_BETA, benchmarks/retrieval.py)
 COLUMNS = "id, kind, title, authors, year, journal, doi, source, key, vector, added, type, user"
 
 
@@ -66,6 +72,7 @@ class Library:
         self._embedder = embedder
         self._lock = threading.Lock()
         self.db = sqlite3.connect(self.path, check_same_thread=False)
+        self.db.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten with zeros, not left in free pages
         self.db.executescript(SCHEMA)
         if "user" not in {r[1] for r in self.db.execute("PRAGMA table_info(entries)")}:
             self._migrate()
@@ -110,12 +117,70 @@ class Library:
                                  np.asarray(v, dtype=np.float32).tobytes(), time.time(), e.type, self.user()))
         return len(new)
 
-    def add_paper(self, paper, source: str) -> int:
-        """An uploaded paper (app.pdfread.Paper) and every reference parsed from it."""
+    def add_paper(self, paper, source: str, index=None) -> int:
+        """An uploaded paper (pdfread.Paper) and every reference parsed from it; its passages too (index: the
+        paper's passages.PaperIndex when the caller has one, else built here). Returns the new entries."""
         entries = [Entry(paper.title, kind="paper", source=source)] if paper.title else []
         entries += [Entry(r.title, r.authors, r.year, r.journal, r.doi, "reference", source)
                     for r in paper.references if r.title]
-        return self.add(entries)
+        new = self.add(entries)
+        if index is None and getattr(paper, "sections", None):
+            from medassist.papers.passages import PaperIndex
+            from medassist.papers.pdfread import PdfError
+
+            try:
+                index = PaperIndex.build(paper, self.embedder)
+            except PdfError:
+                index = None  # no body text: its title and references are still entries
+        if index is not None:
+            self.add_passages(paper.title, source, [(p.page, p.text) for p in index.passages], index.vectors)
+        return new
+
+    def add_passages(self, title: str, source: str, passages: list[tuple[int, str]], vectors) -> int:
+        """An uploaded paper's [(page, text)] and their embeddings, searchable from Q&A; once per paper and account.
+        The text is redacted before it is written (a case report names its patient)."""
+        title, source = self.redact(title or source), self.redact(re.sub(r"[_]+", " ", source))
+        user = self.user()
+        with self._lock:
+            if self.db.execute("SELECT 1 FROM passages WHERE user=? AND paper=? AND source=? LIMIT 1",
+                               (user, title, source)).fetchone():
+                return 0
+        with self._lock, self.db:
+            for (page, text), v in zip(passages, vectors):
+                text = self.redact(text)
+                cur = self.db.execute("INSERT INTO passages(user, paper, source, page, text, vector) VALUES (?,?,?,?,?,?)",
+                                      (user, title, source, int(page), text,
+                                       np.asarray(v, dtype=np.float16).tobytes()))
+                self.db.execute("INSERT INTO passages_fts(rowid, text) VALUES (?,?)", (cur.lastrowid, text))
+        return len(passages)
+
+    def papers(self) -> list[str]:
+        """The papers whose passages Q&A can search, by title."""
+        with self._lock:
+            return [r[0] for r in self.db.execute("SELECT DISTINCT paper FROM passages WHERE user=? ORDER BY id",
+                                                  (self.user(),))]
+
+    def search_passages(self, query: str, fts: str = "", k: int = 4) -> list[tuple[dict, float]]:
+        """This account's paper passages best first: cosine + BETA x normalised BM25 (fts: an FTS5 query for the
+        question, search.fts_query). [({paper, source, page, text, id}, cosine)]."""
+        with self._lock:
+            rows = self.db.execute("SELECT id, paper, source, page, text, vector FROM passages WHERE user=? ORDER BY id",
+                                   (self.user(),)).fetchall()
+            lex = self.db.execute("SELECT rowid, bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ? "
+                                  "ORDER BY 2 LIMIT 50", (fts,)).fetchall() if fts and rows else []
+        if not rows or not query.strip():
+            return []
+        cos = np.stack([np.frombuffer(r[5], dtype=np.float16) for r in rows]).astype(np.float32) @ \
+            self.embedder.encode([query])[0]
+        scores = cos.copy()
+        position = {r[0]: i for i, r in enumerate(rows)}
+        lex = [(position[rid], -s) for rid, s in lex if rid in position]  # another account's rows are not ours
+        if lex:
+            ceiling = max(s for _, s in lex) or 1.0
+            for i, s in lex:
+                scores[i] += BETA * s / ceiling
+        return [({"id": rows[i][0], "paper": rows[i][1], "source": rows[i][2], "page": rows[i][3], "text": rows[i][4]},
+                 float(cos[i])) for i in np.argsort(-scores)[:k]]
 
     def entries(self) -> list[Entry]:
         with self._lock:
@@ -140,8 +205,14 @@ class Library:
         return [(e, s) for e, s in out if s >= min_score]
 
     def delete_all(self) -> None:
+        user = self.user()
         with self._lock, self.db:
-            self.db.execute("DELETE FROM entries WHERE user=?", (self.user(),))
+            self.db.execute("DELETE FROM entries WHERE user=?", (user,))
+            ids = [r[0] for r in self.db.execute("SELECT id FROM passages WHERE user=?", (user,))]
+            self.db.executemany("DELETE FROM passages_fts WHERE rowid=?", [(i,) for i in ids])
+            self.db.execute("DELETE FROM passages WHERE user=?", (user,))
+            # FTS5 keeps deleted terms in its index segments until they are merged: merge them now
+            self.db.execute("INSERT INTO passages_fts(passages_fts) VALUES ('optimize')")
         with self._lock:
             self.db.execute("VACUUM")
 

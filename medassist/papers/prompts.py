@@ -37,6 +37,12 @@ SUMMARY_WORDS = {  # key -> (English, Chinese)
     "removed": ("Removed (not verifiable in the paper)", "已删除（无法在原文中核实）"),
     "unsupported": ("no passage of the paper supports it", "原文中没有支持这句话的段落"),
     "numbers": ("numbers not in the paper: ", "原文中没有这些数字："),
+    "broken_text": ("This document's text layer looks damaged (split words, lost letters or symbols in place of "
+                    "text): the summary may be wrong. A better copy of the paper, or OCR, gives a faithful one.",
+                    "此文档的文本层似乎已损坏（单词断开、字母丢失或出现乱码）：摘要可能有误。请使用更好的版本或先做 OCR。"),
+    "not_medical": ("This does not look like a clinical or biomedical paper: MedAssist's summary is shaped for "
+                    "medical studies (design, participants, outcomes) and may not fit it.",
+                    "这似乎不是临床或生物医学论文：MedAssist 的摘要按医学研究（设计、对象、结局）组织，可能不适用。"),
 }
 
 
@@ -44,7 +50,7 @@ def summary_word(key: str, lang: str) -> str:
     return SUMMARY_WORDS[key][1 if lang == "zh" else 0]
 
 
-_FORGED = re.compile(r"<\|[^|>]{0,40}\|>|</?\s*(?:paper|think)\s*>", re.IGNORECASE)
+_FORGED = re.compile(r"<\|[^|>]{0,40}\|>|</?\s*(?:paper|think|sources)\s*>", re.IGNORECASE)
 
 
 def sanitize_document(text: str) -> str:

@@ -1,6 +1,6 @@
 """Structured summary of a paper with page citations: Background / Methods / Results / Conclusions / Limitations.
 
-    python -m medassist.papers.summarize paper.pdf --json out.json [--md out.md] [--lang zh] [--model-path FOLDER]
+    from medassist.papers.summarize import summarize          # the command line: summarize_cmd.py
 
 For each field: retrieve the passages most relevant to it (embeddings + a prior for the matching
 IMRaD section and abstract part) under a context budget, ask the model for cited bullets (no
@@ -15,23 +15,18 @@ show each stage and each field as soon as it is done.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import re
-import sys
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Iterator
 
 
 from medassist.papers.facts import design_by_model, facts_line, paper_facts
 from medassist.papers.factcheck import NumberGuard, parse_bullets
 from medassist.papers.passages import PaperIndex, Passage, approx_tokens
-from medassist.model import endpoints
+from medassist.papers.quality import notices
 from medassist.model.chat import is_chinese
 from medassist.model.defaults import DOCUMENT
-from medassist.model.engine.remote import RemoteError
 from medassist.papers import prompts as P
 
 QUERIES = {  # what a passage relevant to each field talks about (MiniLM is an English model)
@@ -92,6 +87,8 @@ class Summary:
     facts: dict[str, dict] = field(default_factory=dict)  # design, size, result, conclusion: value, evidence, page
     dropped: list[dict] = field(default_factory=list)  # removed sentences: {field, sentence, reason, missing}
     stats: dict = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # "broken_text", "not_medical" (quality.py): said before it
+    quality: dict = field(default_factory=dict)  # the measures behind them
 
     def to_json(self, index: PaperIndex | None = None) -> dict:
         d = asdict(self)
@@ -243,11 +240,15 @@ def check_bullets(index: PaperIndex, raw: list[tuple[str, list[int]]], shown: li
 
 def summarize(index: PaperIndex, engine, cfg: SummaryConfig, *, source: str = "", model: str = "",
               cancel=None) -> Iterator[dict]:
-    """Events: {"type": "facts", "facts"} (first) · {"type": "stage", "stage", "fraction"} · {"type": "token", "field", "text"} ·
+    """Events: {"type": "notices", "notices"} (only for broken or non-biomedical text) · {"type": "facts", "facts"} · {"type": "stage", "stage", "fraction"} · {"type": "token", "field", "text"} ·
     {"type": "field", "field", "bullets"} · {"type": "done", "summary"}. `engine` has Engine.stream's signature."""
     t0 = time.perf_counter()
     guard = NumberGuard(index.text)
     summary = Summary(index.paper.title, source, index.paper.pages, cfg.lang, model)
+    summary.notices, summary.quality = notices(index.text, getattr(index, "vectors", None),
+                                               getattr(index, "embedder", None))
+    if summary.notices:  # said before anything is written: the reader weighs the summary knowing it
+        yield {"type": "notices", "notices": summary.notices}
     facts = paper_facts(index)  # deterministic, from the paper's own words: shown first, before any prose
     summary.facts = {k: f.to_dict() for k, f in facts.items()}
     yield {"type": "facts", "facts": facts}
@@ -338,6 +339,7 @@ def to_markdown(s: Summary) -> str:
     w = lambda key: P.summary_word(key, s.lang)  # noqa: E731
     lines = [f"# {s.title or s.source}", "", f"_{s.source} · {s.pages} {w('pages')} · {s.model}_", "",
              "> " + w("warning"), ""]
+    lines += [f"> ⚠️ {w(n)}" for n in s.notices] + ([""] if s.notices else [])
     if s.facts:
         from medassist.papers.facts import Fact
 
@@ -350,60 +352,3 @@ def to_markdown(s: Summary) -> str:
         lines += ["## " + w("removed"), ""]
         lines += [f"- ~~{d['sentence']}~~ ({removed_reason(d, s.lang)})" for d in s.dropped] + [""]
     return "\n".join(lines)
-
-
-def main(argv=None) -> None:
-    from medassist.model.config import add_flags, resolve
-
-    ap = argparse.ArgumentParser(description="Summarise a paper's PDF with page citations.")
-    ap.add_argument("pdf")
-    ap.add_argument("--json", default=None, help="write the summary as JSON here")
-    ap.add_argument("--md", default=None, help="write the summary as Markdown here")
-    ap.add_argument("--model-path", default=None, help="model folder (default: the built default model)")
-    ap.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--config", default=None, help="YAML file with summary settings")
-    endpoints.add_flags(ap)
-    add_flags(ap, SummaryConfig)
-    args = ap.parse_args(argv)
-    try:
-        cfg = resolve(SummaryConfig, args.config, vars(args))
-    except (OSError, ValueError) as e:
-        sys.exit(f"error: {e}")
-    from medassist.papers.pdfread import PdfError, read_pdf
-    from medassist.model.embed import load_embedder
-    from medassist.model.engine import load_engine
-
-    try:
-        paper = read_pdf(args.pdf)
-        index = PaperIndex.build(paper, load_embedder())
-        engine = load_engine(args.model_path, backend=args.backend, threads=args.threads,
-                             endpoint=endpoints.from_args(args))
-    except (PdfError, FileNotFoundError, OSError, RemoteError) as e:
-        sys.exit(f"error: {e}")
-    i = engine.info
-    model = f"{i.name} · remote · {i.extra['host']}" if i.backend == "remote" else f"{i.name} · {i.precision}"
-    try:
-        for ev in summarize(index, engine, cfg, source=Path(args.pdf).name, model=model):
-            if ev["type"] == "stage" and ev["stage"] != "done":
-                print(f"\n[{ev['fraction']:.0%}] {_field_name(ev['stage'], cfg.lang)}: ", end="", file=sys.stderr,
-                      flush=True)
-            elif ev["type"] == "token":
-                print(ev["text"], end="", file=sys.stderr, flush=True)
-            elif ev["type"] == "done":
-                summary = ev["summary"]
-    except RemoteError as e:
-        sys.exit(f"\nerror: {e}")
-    print("\n", file=sys.stderr)
-    md = to_markdown(summary)
-    print(md)
-    print(f"{summary.stats['seconds']} s ({summary.stats['seconds_per_page']} s/page), "
-          f"{len(summary.dropped)} sentence(s) removed by the number and support checks", file=sys.stderr)
-    if args.json:
-        Path(args.json).write_text(json.dumps(summary.to_json(index), ensure_ascii=False, indent=2), encoding="utf-8")
-    if args.md:
-        Path(args.md).write_text(md, encoding="utf-8")
-
-
-if __name__ == "__main__":
-    main()

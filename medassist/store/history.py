@@ -162,10 +162,34 @@ class History:
                 # Which model answered, and where (a remote one names its server): part of the record.
                 model = m["meta"].get("model")
                 lines += [f"## Answer ({model})" if model else "## Answer", "", m["content"], ""]
+                lines += sources_markdown(m["meta"])
         return "\n".join(lines)
 
     def close(self) -> None:
         self.db.close()
+
+
+def sources_markdown(meta: dict) -> list[str]:
+    """An answer's sources (Q&A with Sources on) as Markdown lines: what it says it stands on, and what it does not."""
+    if meta.get("sources") is None:
+        return []
+    lines = []
+    if meta.get("no_source"):
+        lines += ["_No source found for this; answer from the model's own knowledge._", ""]
+    if meta.get("checkable") is False and meta["sources"]:
+        lines += ["_A Chinese answer is not checked against the English passages; citations are the model's own._", ""]
+    if meta.get("numbers_not_in_sources"):
+        lines += [f"_Numbers not found in the sources shown: {', '.join(meta['numbers_not_in_sources'])}_", ""]
+    if meta["sources"]:
+        lines += ["### Sources", ""]
+        for i, src in enumerate(meta["sources"], 1):
+            url = f" — {src['url']}" if src.get("url") else ""
+            lines += [f"{i}. **{src['label']}**{url}", f"   > {src['text']}"]
+        if any(src.get("origin") == "reference" for src in meta["sources"]):
+            lines += ["", "_Reference passages: MedQuAD (Ben Abacha & Demner-Fushman, BMC Bioinformatics 2019), "
+                          "text of NIH websites, CC BY 4.0._"]
+        lines.append("")
+    return lines
 
 
 def main() -> None:

@@ -24,7 +24,8 @@ from medassist.store.history import History
 from medassist.app.downloads import forget_upload
 from medassist.app.i18n import t, lang_code, error_text, storage_error_text
 from medassist.papers.passages import PaperIndex
-from medassist.papers.pdfread import PdfError, read_pdf_isolated
+from medassist.papers.pdfread import PdfError
+from medassist.papers.textread import PAPER_TYPES, read_paper
 from medassist.store.safety import redact
 from medassist.app.service import ModelService
 from medassist.papers.summarize import SummaryConfig, answer_question, removed_reason, summarize, to_markdown
@@ -73,11 +74,13 @@ def _page_templates(index: PaperIndex, pages: set[int]) -> str:
 
 
 def render_summary(index: PaperIndex, fields: dict, lang: str, partial_field: str = "", partial_text: str = "",
-                   dropped: list | None = None, stats: dict | None = None, facts: dict | None = None) -> str:
+                   dropped: list | None = None, stats: dict | None = None, facts: dict | None = None,
+                   notices: list[str] = ()) -> str:
     """The summary as HTML: the paper's key facts, cited bullets, the field being written (greyed), removed
     sentences, page sources."""
     zh, pages = lang == "zh", set()
     parts = [f'<div class="paper-view"><h3>{html.escape(index.paper.title or "")}</h3>']
+    parts += [f'<p class="notice">⚠️ {html.escape(P.summary_word(n, lang))}</p>' for n in notices]
     if facts:  # quoted from the paper before any prose is written: each cites the page that states it
         items = []
         for line, f in zip(facts_line(facts, lang), [facts[k] for k in ("design", "result", "conclusion") if k in facts]):
@@ -127,7 +130,7 @@ def check_upload(path: str | None, cfg, lang: str) -> str:
     """The upload's path, or PdfError with a message for the user."""
     if not path:
         raise PdfError(t("lit.no_file", lang))
-    if not str(path).lower().endswith(".pdf"):
+    if Path(path).suffix.lower() not in PAPER_TYPES:
         raise PdfError(t("lit.not_pdf", lang, name=Path(path).name))
     mb = os.path.getsize(path) / 2**20
     if mb > cfg.max_pdf_mb:
@@ -143,8 +146,7 @@ def load_paper(service: ModelService, cfg, path, ui_lang: str, state: dict, libr
     state.update(index=None, summary=None, name="", path=None, cid=None)
     try:
         path = check_upload(path, cfg, lang)
-        paper = read_pdf_isolated(path, max_pages=cfg.max_pdf_pages, max_mb=cfg.max_pdf_mb,
-                                  timeout=cfg.pdf_timeout_s)
+        paper = read_paper(path, max_pages=cfg.max_pdf_pages, max_mb=cfg.max_pdf_mb, timeout=cfg.pdf_timeout_s)
         index = PaperIndex.build(paper, service.embedder())
     except PdfError as e:
         return "⚠️ " + str(e), state
@@ -153,7 +155,7 @@ def load_paper(service: ModelService, cfg, path, ui_lang: str, state: dict, libr
     state.update(index=index, name=Path(path).name, path=str(path))
     if library is not None:
         try:
-            library.add_paper(paper, state["name"])
+            library.add_paper(paper, state["name"], index)
         except Exception as e:  # the library is a convenience: the paper itself is still usable
             print(f"[library] could not add an uploaded paper: {type(e).__name__}", flush=True)  # no file name: PHI
     forget_upload(path)  # read and indexed: the PDF itself leaves Gradio's upload cache
@@ -176,23 +178,28 @@ def run_summary(service: ModelService, history: History, cfg, path, summary_lang
     if not service.ready:
         yield t("not_ready", lang), render_summary(index, {}, out_lang), none, none, state
         return
-    fields, cur, text, last, facts = {}, "", "", 0.0, None
+    fields, cur, text, last, facts, notes = {}, "", "", 0.0, None, []
     scfg = SummaryConfig(lang=out_lang)
     try:
         for ev in summarize(index, service, scfg, source=name, model=service.describe(), cancel=state["cancel"]):
-            if ev["type"] == "facts":
+            if ev["type"] == "notices":
+                notes = ev["notices"]
+                skipped += "".join("  \n⚠️ " + P.summary_word(n, lang) for n in ev["notices"])
+            elif ev["type"] == "facts":
                 facts = ev["facts"]
             elif ev["type"] == "stage" and ev["stage"] != "done":
                 cur, text = ev["stage"], ""
                 label = P.SUMMARY_FIELDS[cur][1 if out_lang == "zh" else 0]
                 progress(0.1 + 0.9 * ev["fraction"], desc=label)
                 status = t("lit.writing", lang, field=label, pct=round(100 * ev["fraction"])) + skipped
-                yield status, render_summary(index, fields, out_lang, cur, text, facts=facts), none, none, state
+                view = render_summary(index, fields, out_lang, cur, text, facts=facts, notices=notes)
+                yield status, view, none, none, state
             elif ev["type"] == "token":
                 text += ev["text"]
                 if time.perf_counter() - last > UPDATE_S:
                     last = time.perf_counter()
-                    yield gr.update(), render_summary(index, fields, out_lang, cur, text, facts=facts), none, none, state
+                    view = render_summary(index, fields, out_lang, cur, text, facts=facts, notices=notes)
+                    yield gr.update(), view, none, none, state
             elif ev["type"] == "field":
                 fields[ev["field"]], cur, text = ev["bullets"], "", ""
             elif ev["type"] == "done":
@@ -203,7 +210,8 @@ def run_summary(service: ModelService, history: History, cfg, path, summary_lang
         return
     state["summary"] = summary
     done = t("lit.stopped" if summary.stats.get("cancelled") else "lit.done", lang, **summary.stats) + skipped
-    rendered = render_summary(index, summary.fields, out_lang, dropped=summary.dropped, stats=summary.stats, facts=facts)
+    rendered = render_summary(index, summary.fields, out_lang, dropped=summary.dropped, stats=summary.stats, facts=facts,
+                              notices=summary.notices)
     # The summary is on screen now: a failure to store it or to write its downloads must not take it away.
     try:
         state["cid"] = history.save_turn(None, f"📄 {summary.title or name}", t("lit.summarise_request", out_lang, name=name),
@@ -280,7 +288,8 @@ def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radi
     state = gr.State(new_state)
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
-            c["file"] = gr.File(label=t("lit.upload", lang), file_types=[".pdf"], type="filepath", elem_id="lit-file")
+            c["file"] = gr.File(label=t("lit.upload", lang), file_types=list(PAPER_TYPES), type="filepath",
+                                elem_id="lit-file")
             c["out_lang"] = gr.Radio(["中文", "English"], value="中文" if lang == "zh" else "English",
                                      label=t("lit.summary_lang", lang), elem_id="lit-lang")
             with gr.Row():

@@ -23,7 +23,8 @@ from medassist.app.i18n import t, lang_code, error_text, storage_error_text
 from medassist.papers.bibio import parse_bibtex, parse_ris, to_bibtex, to_ris
 from medassist.papers.library import Library
 from medassist.store.exports import EXPORT_MARK
-from medassist.papers.pdfread import PdfError, read_pdf_isolated
+from medassist.papers.pdfread import PdfError
+from medassist.papers.textread import read_paper
 from medassist.store.safety import redact
 from medassist.papers.outline import generate, suggest_references, to_docx
 
@@ -84,7 +85,7 @@ def add_to_library(library: Library, cfg, files, lang_value) -> str:
                 entries = parse_bibtex(text) if name.lower().endswith(".bib") else parse_ris(text)
                 notes.append(t("out.added", lang, name=name, n=library.add(entries)))
             else:
-                paper = read_pdf_isolated(f, max_pages=cfg.max_pdf_pages, max_mb=cfg.max_pdf_mb, timeout=cfg.pdf_timeout_s)
+                paper = read_paper(f, max_pages=cfg.max_pdf_pages, max_mb=cfg.max_pdf_mb, timeout=cfg.pdf_timeout_s)
                 notes.append(t("out.added", lang, name=name, n=library.add_paper(paper, name)))
         except (PdfError, OSError) as e:
             notes.append(f"⚠️ {name}: {e}")

@@ -5,6 +5,8 @@ State per browser session: {"cid": conversation id, "messages": model-side turns
 """
 from __future__ import annotations
 
+import html
+import re
 import sqlite3
 import threading
 import time
@@ -19,12 +21,28 @@ from medassist.app.safe import no_remote
 from medassist.app.i18n import EXAMPLES, t, lang_code, error_text, storage_error_text
 from medassist.store.safety import red_flags
 from medassist.app.service import ModelService
+from medassist.papers.sources import CITATION, NO_SOURCE, UNCHECKED, check_answer, label, question_with_sources
+from medassist.papers.reference import ATTRIBUTION
 
 MAX_QUESTION_CHARS = 8000
+# A citation is a button; the sources list closes the same message. The page's sanitiser keeps <button> and
+# <details> but drops data- attributes, so the click handler (SOURCES_JS) finds the source by its number.
+SOURCES_JS = """
+() => { if (window.__medassistSources) return; window.__medassistSources = true;
+  document.addEventListener('click', (e) => {
+    const b = e.target.closest('#chat button.src-cite'); if (!b) return;
+    const msg = b.closest('.message-content') || b.parentElement; const box = msg && msg.querySelector('details.sources');
+    if (!box) return; box.open = true;
+    box.querySelectorAll('li').forEach((li, i) => li.classList.toggle('hit', String(i + 1) === b.textContent.trim()));
+    const li = box.querySelectorAll('li')[Number(b.textContent) - 1]; if (li) li.scrollIntoView({block: 'nearest'});
+  });
+}
+"""
 
 
 def new_state() -> dict:
-    return {"cid": None, "messages": [], "cancel": threading.Event()}
+    """cid: the saved conversation; messages: the model-side turns (sources included); questions: as asked."""
+    return {"cid": None, "messages": [], "questions": [], "cancel": threading.Event()}
 
 
 def emergency_banner(question: str, lang: str) -> str:
@@ -34,9 +52,37 @@ def emergency_banner(question: str, lang: str) -> str:
     return t("emergency", lang, flags=", ".join(t(f"flag.{f}", lang) for f in flags))
 
 
+def source_record(hits) -> list[dict]:
+    """What the page, history and exports keep of each passage shown to the model."""
+    return [{"label": label(h), "url": h.url, "text": h.text, "origin": h.origin} for h in hits]
+
+
+def render_answer(text: str, sources: list[dict], lang: str, no_source: bool = False, flagged=(),
+                  checkable: bool = True) -> str:
+    """The answer with its [n] citations as buttons, then its sources (names and URLs as text: nothing is fetched)."""
+    body = CITATION.sub(lambda m: " ".join(f'<button class="src-cite">{n}</button>'
+                                            for n in re.findall(r"\d+", m.group(1))), no_remote(text))
+    key = "zh" if lang == "zh" else "en"
+    parts = [f"*{NO_SOURCE[key]}*\n\n{body}" if no_source else body]
+    if not checkable and sources:
+        parts.append(f"*{UNCHECKED[key]}*")
+    if flagged:
+        parts.append("⚠️ " + t("src.numbers", lang, numbers=", ".join(flagged)))
+    if sources:
+        items = "".join(f"<li><b>{html.escape(s['label'])}</b>"
+                        + (f" <code>{html.escape(s['url'])}</code>" if s.get("url") else "")
+                        + f"<br>{html.escape(s['text'])}</li>" for s in sources)
+        credit = f" · {ATTRIBUTION}" if any(s["origin"] == "reference" for s in sources) else ""
+        parts.append(f'<details class="sources"><summary>{t("src.title", lang, n=len(sources))}{html.escape(credit)}'
+                     f"</summary><ol>{items}</ol></details>")
+    return "\n\n".join(parts)
+
+
 def respond(service: ModelService, history: History, question: str, chat: list, state: dict,
-            budget: int, temperature: float, max_len: int, lang_value: str, repetition_penalty: float | None = None):
-    """Yields (chat, question box, banner, stats, state) as the answer streams."""
+            budget: int, temperature: float, max_len: int, lang_value: str, repetition_penalty: float | None = None,
+            use_sources: bool = False, finder=None):
+    """Yields (chat, question box, banner, stats, state) as the answer streams. finder: question -> the passages
+    to answer from (papers.sources.gather over the reference and the library), used when use_sources is on."""
     lang = lang_code(lang_value)
     question = (question or "").strip()
     chat = list(chat or [])
@@ -61,7 +107,16 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
         state.update(cid=None, messages=[])
         chat = [{"role": "user", "content": no_remote(question)}]
     state["cancel"] = cancel = threading.Event()
-    messages = state["messages"] + [{"role": "user", "content": question}]
+    # MedAssist's system prompt in the question's language (the fine-tuned model answers a Chinese
+    # question in English under the English prompt, README "Limits").
+    q_lang = chat_format.question_language([{"role": "user", "content": question}])
+    hits = []
+    if use_sources and finder is not None:
+        try:
+            hits = finder(question)
+        except Exception as e:  # the answer goes on without sources, and says so
+            print(f"[sources] search failed: {type(e).__name__}", flush=True)
+    messages = state["messages"] + [{"role": "user", "content": question_with_sources(question, hits, q_lang)}]
     thought = {"role": "assistant", "content": "", "metadata": {"title": t("reasoning", lang), "status": "pending"}}
     answer = {"role": "assistant", "content": ""}
     chat.append(thought)
@@ -70,9 +125,7 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
     interval = service.cfg.stream_interval_s  # the first token is shown at once
     raw_thought, raw_answer = "", ""  # as the model wrote them; the page shows them through no_remote
     try:
-        # MedAssist's system prompt in the question's language (the fine-tuned model answers a Chinese
-        # question in English under the English prompt, README "Limits").
-        system = chat_format.system_prompt(chat_format.question_language(messages))
+        system = chat_format.system_prompt(q_lang)
         for c in service.stream(messages, system=system, thinking_budget=int(budget), temperature=float(temperature),
                                 max_new_tokens=int(max_len), cancel=cancel,
                                 repetition_penalty=float(repetition_penalty or service.cfg.repetition_penalty)):
@@ -105,15 +158,27 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
         answer["content"] = (answer["content"] + " " + t("stopped", lang)).strip()
     if not shown:
         chat.append(answer)
+    saved, meta = answer["content"], {}
+    if use_sources:
+        checked = check_answer(raw_answer, hits, question, service.embedder() if hits else None, q_lang)
+        flagged = sorted({n for s in checked.sentences for n in s["missing"]})
+        sources = source_record(hits)
+        stopped = (" " + t("stopped", lang)) if last and last.finish_reason == "cancelled" else ""
+        saved = checked.text + stopped
+        answer["content"] = render_answer(saved, sources, lang, checked.no_source, flagged, checked.checkable)
+        meta = {"sources": sources, "no_source": checked.no_source, "supported_share": checked.supported_share,
+                "checkable": checked.checkable,
+                "numbers_not_in_sources": flagged}
     stats = t("stats", lang, ttft=last.ttft_s or 0.0, rate=last.tokens_per_s, n=last.generated_tokens) if last else ""
     # The model's own words, reasoning included: the engine then reads only the next question (and a "stopped"
     # label or a display rewrite never reaches the model).
     state["messages"] = messages + [{"role": "assistant", "content": chat_format.assistant_turn(raw_thought, raw_answer)}]
+    state["questions"] = state.get("questions", []) + [question]
     try:
-        state["cid"] = history.save_turn(state["cid"], question, question, answer["content"], thought["content"],
-                                         meta={"ttft_s": last.ttft_s, "tokens_per_s": last.tokens_per_s,
-                                               "tokens": last.generated_tokens, "finish": last.finish_reason,
-                                               "model": service.describe()} if last else {})
+        state["cid"] = history.save_turn(state["cid"], question, question, saved, thought["content"],
+                                         meta={**meta, **({"ttft_s": last.ttft_s, "tokens_per_s": last.tokens_per_s,
+                                                           "tokens": last.generated_tokens, "finish": last.finish_reason,
+                                                           "model": service.describe()} if last else {})})
         history.audit.record("ask", text=question, model=service.describe(), conversation=state["cid"],
                              flags=red_flags(question), seconds=round(time.perf_counter() - started, 2),
                              **({"ttft_s": round(last.ttft_s or 0, 3), "tokens": last.generated_tokens,
@@ -127,19 +192,22 @@ def stop(state: dict) -> None:
     state["cancel"].set()
 
 
-def regenerate(service, history, chat, state, budget, temperature, max_len, lang_value, repetition_penalty=None):
+def regenerate(service, history, chat, state, budget, temperature, max_len, lang_value, repetition_penalty=None,
+               use_sources=False, finder=None):
     """Drop the last answer and ask its question again."""
     chat = list(chat or [])
     users = [i for i, m in enumerate(chat) if m["role"] == "user"]
     if not users or not state["messages"]:
         yield chat, "", gr.update(), "", state
         return
-    # The question as it was sent (the page returns a message's content as a list of parts, and shows it rewritten).
-    question = state["messages"][-2]["content"]
+    # The question as it was asked (the page returns a message's content as a list of parts, and shows it
+    # rewritten; the model-side turn may carry the sources in front of it).
+    question = state.get("questions", [])[-1] if state.get("questions") else state["messages"][-2]["content"]
     chat = chat[: users[-1]]
     state["messages"] = state["messages"][:-2]
+    state["questions"] = state.get("questions", [])[:-1]
     yield from respond(service, history, question, chat, state, budget, temperature, max_len, lang_value,
-                       repetition_penalty)
+                       repetition_penalty, use_sources, finder)
 
 
 def conversation_choices(history: History, query: str = "") -> list[tuple[str, int]]:
@@ -156,10 +224,15 @@ def open_conversation(history: History, cid, lang_value: str = "English"):
         if m["thinking"]:
             chat.append({"role": "assistant", "content": no_remote(m["thinking"]),
                          "metadata": {"title": t("reasoning", lang_code(lang_value)), "status": "done"}})
-        chat.append({"role": m["role"], "content": no_remote(m["content"])})
+        meta = m.get("meta") or {}
+        shown = render_answer(m["content"], meta["sources"], lang_code(lang_value), meta.get("no_source", False),
+                              meta.get("numbers_not_in_sources", ()), meta.get("checkable", True)) if meta.get("sources") is not None \
+            else no_remote(m["content"])
+        chat.append({"role": m["role"], "content": shown})
         state["messages"].append({"role": m["role"], "content": chat_format.assistant_turn(m["thinking"] or "",
                                                                                              m["content"])
                                   if m["role"] == "assistant" else m["content"]})
+    state["questions"] = [m["content"] for m in history.messages(int(cid)) if m["role"] == "user"]
     state["cid"] = int(cid)
     return chat, state
 
@@ -187,8 +260,9 @@ def export_conversation(history: History, cid, state: dict, lang_value: str):
     return offer(lambda: history.export(int(cid)), lang_code(lang_value))
 
 
-def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radio) -> dict:
-    """Lay out the Q&A tab and wire its events; returns components whose labels follow the language."""
+def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radio, finder=None) -> dict:
+    """Lay out the Q&A tab and wire its events; returns components whose labels follow the language.
+    finder: question -> passages (the Sources switch shows only with one)."""
     c: dict = {}
     state = gr.State(new_state)
     c["banner"] = gr.Markdown(visible=False, elem_id="emergency-banner", elem_classes=["emergency"])
@@ -200,6 +274,8 @@ def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radi
             c["send"] = gr.Button(t("send", lang), variant="primary", elem_id="send")
             c["stop"] = gr.Button(t("stop", lang), variant="stop", elem_id="stop")
     with gr.Row():
+        c["sources"] = gr.Checkbox(value=bool(finder) and cfg.sources, label=t("src.switch", lang),
+                                   info=t("src.info", lang), visible=finder is not None, elem_id="sources", scale=3)
         c["new_chat"] = gr.Button(t("new_chat", lang), size="sm", elem_id="new-chat")
         c["regenerate"] = gr.Button(t("regenerate", lang), size="sm", elem_id="regenerate")
         c["stats"] = gr.Markdown(elem_id="stats")
@@ -222,18 +298,18 @@ def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radi
             c["export"] = gr.Button(t("export", lang), size="sm", elem_id="history-export")
         c["file"] = gr.File(label=t("download", lang), visible=False, elem_id="export-file")
 
-    settings = [c["budget"], c["temperature"], c["max_len"], lang_radio, c["penalty"]]
+    settings = [c["budget"], c["temperature"], c["max_len"], lang_radio, c["penalty"], c["sources"]]
     outputs = [c["chat"], c["question"], c["banner"], c["stats"], state]
     refresh = dict(fn=lambda q: gr.update(choices=conversation_choices(history, q or "")),
                    inputs=[c["search"]], outputs=[c["conversations"]], queue=False)
     # One model on a CPU: every model call shares one queue slot; Gradio shows each user's position.
     # show_progress="minimal": the full overlay's animation on five outputs cost the browser ~1.9x the CPU
     # (measured with the page interval, benchmarks/page_latency.py), taken from the model on a 2-core laptop.
-    ask = dict(fn=partial(respond, service, history), inputs=[c["question"], c["chat"], state, *settings],
+    ask = dict(fn=partial(respond, service, history, finder=finder), inputs=[c["question"], c["chat"], state, *settings],
                outputs=outputs, concurrency_limit=1, concurrency_id="model", show_progress="minimal")
     c["send"].click(**ask).then(**refresh)
     c["question"].submit(**ask).then(**refresh)
-    c["regenerate"].click(fn=partial(regenerate, service, history),
+    c["regenerate"].click(fn=partial(regenerate, service, history, finder=finder),
                           inputs=[c["chat"], state, *settings], outputs=outputs, show_progress="minimal",
                           concurrency_limit=1, concurrency_id="model").then(**refresh)
     c["stop"].click(fn=stop, inputs=[state], queue=False)
