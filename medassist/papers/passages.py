@@ -40,14 +40,15 @@ def approx_tokens(text: str) -> int:
     return (len(text) - cjk) // 4 + int(cjk / 1.4) + 1
 
 
-def _chunks(text: str) -> list[str]:
-    """Split a long paragraph at sentence ends into pieces of at most MAX_CHARS."""
-    if len(text) <= MAX_CHARS:
+def chunk_sentences(text: str, target: int = TARGET_CHARS, max_chars: int = MAX_CHARS) -> list[str]:
+    """Text cut at sentence ends into pieces of about `target` characters; text up to max_chars stays whole,
+    and a "sentence" longer than max_chars (a table, a list without stops) is cut."""
+    if len(text) <= max_chars:
         return [text]
     out, cur = [], ""
     for s in sentences(text):
-        for piece in (s[i:i + MAX_CHARS] for i in range(0, len(s), MAX_CHARS)):  # a huge "sentence" (a table) is cut
-            if cur and len(cur) + len(piece) + 1 > TARGET_CHARS:
+        for piece in (s[i:i + max_chars] for i in range(0, len(s), max_chars)):
+            if cur and len(cur) + len(piece) + 1 > target:
                 out.append(cur)
                 cur = piece
             else:
@@ -67,7 +68,7 @@ def build_passages(paper: Paper) -> list[Passage]:
 
     abstract_page = next((s.paragraphs[0].page for s in paper.sections if s.kind == "abstract" and s.paragraphs), 1)
     for kind, text in paper.abstract.items():
-        for piece in _chunks(text):
+        for piece in chunk_sentences(text):
             add(abstract_page, f"abstract:{kind}", "Abstract", piece)
     previous = "other"
     for s in paper.sections:
@@ -84,11 +85,11 @@ def build_passages(paper: Paper) -> list[Passage]:
         for p in s.paragraphs:
             # Pack short paragraphs of one page together; never cross a page.
             if buf and (p.page != page or len(buf) + len(p.text) > TARGET_CHARS):
-                for piece in _chunks(buf):
+                for piece in chunk_sentences(buf):
                     add(page, kind, s.heading, piece)
                 buf = ""
             buf, page = f"{buf} {p.text}".strip(), p.page
-        for piece in _chunks(buf) if buf else []:
+        for piece in chunk_sentences(buf) if buf else []:
             add(page, kind, s.heading, piece)
     return passages
 

@@ -334,17 +334,21 @@ def read_pdf_isolated(source, *, timeout: float = 60, max_pages: int = MAX_PAGES
     return value
 
 
+def describe(paper: Paper) -> str:
+    """What the reader found, for a person checking it (this module's and textread's command line)."""
+    lines = [f"{paper.title}  ({paper.pages} pages)"]
+    for s in paper.sections:
+        pages = sorted({p.page for p in s.paragraphs})
+        lines.append(f"  [{s.kind:11s}] {s.heading[:60]!r}  pages {pages}  {len(s.text)} chars")
+    lines += [f"  abstract/{k}: {v[:80]}…" for k, v in paper.abstract.items()]
+    lines.append(f"  {len(paper.references)} references; first: {paper.references[0] if paper.references else None}")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     try:
-        paper = read_pdf(sys.argv[1])
+        print(describe(read_pdf(sys.argv[1])))
     except PdfError as e:
         sys.exit(f"error: {e}")
-    print(f"{paper.title}  ({paper.pages} pages)")
-    for s in paper.sections:
-        pages = sorted({p.page for p in s.paragraphs})
-        print(f"  [{s.kind:11s}] {s.heading[:60]!r}  pages {pages}  {len(s.text)} chars")
-    for k, v in paper.abstract.items():
-        print(f"  abstract/{k}: {v[:80]}…")
-    print(f"  {len(paper.references)} references; first: {paper.references[0] if paper.references else None}")

@@ -29,10 +29,10 @@ import numpy as np
 
 from medassist.model.paths import ASSETS
 from medassist.papers.search import Terms, find_abbreviations, fts_query, rrf
-from medassist.papers.text import sentences
+from medassist.papers.passages import chunk_sentences
 
 SOURCE_FILE = ASSETS / "knowledge" / "medquad.jsonl.xz"
-VERSION = 2  # bump when passages or the schema change: the index is rebuilt
+VERSION = 3  # bump when passages or the schema change: the index is rebuilt
 PASSAGE_CHARS = 600
 # Below this fused score an entry is off topic: a Kubernetes question scored 0.34, a question on amoxicillin's dose
 # for otitis 0.46 + words (the ear infection page), on-topic questions 0.6-0.9 (MiniLM; benchmarks/retrieval.py).
@@ -70,17 +70,8 @@ class Hit:
 
 
 def split_answer(text: str, target: int = PASSAGE_CHARS) -> list[str]:
-    """An answer as passages of whole sentences, ~target characters each (one overlong sentence stays whole)."""
-    out, cur = [], ""
-    for s in sentences(re.sub(r"\s+", " ", text).strip()):
-        if cur and len(cur) + len(s) + 1 > target:
-            out.append(cur)
-            cur = s
-        else:
-            cur = f"{cur} {s}".strip()
-    if cur:
-        out.append(cur)
-    return out
+    """An answer as passages of whole sentences, ~target characters each (a list without stops is cut)."""
+    return chunk_sentences(re.sub(r"\s+", " ", text).strip(), target, target)
 
 
 def source_digest(path: Path = SOURCE_FILE) -> str:

@@ -15,8 +15,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from medassist.papers.pdfread import MAX_MB, MAX_PAGES, Paper, Paragraph, PdfError, Section, split_abstract, \
-    split_references
+from medassist.papers.pdfread import MAX_MB, MAX_PAGES, Paper, Paragraph, PdfError, Section, describe, \
+    split_abstract, split_references
 from medassist.papers.text import HEADING_WORDS, classify_heading
 
 TEXT_TYPES = (".txt", ".md", ".markdown", ".docx")
@@ -138,10 +138,6 @@ if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     try:
-        paper = read_paper(sys.argv[1])
+        print(describe(read_paper(sys.argv[1])))  # a text file's "pages" are its 3,000-character parts
     except PdfError as e:
         sys.exit(f"error: {e}")
-    print(f"{paper.title}  ({paper.pages} parts)")
-    for s in paper.sections:
-        print(f"  [{s.kind:11s}] {s.heading[:60]!r}  parts {sorted({p.page for p in s.paragraphs})}  {len(s.text)} chars")
-    print(f"  {len(paper.references)} references")
