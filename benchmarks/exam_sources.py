@@ -65,8 +65,8 @@ def main(argv=None) -> None:
                    "s_per_question": round(seconds[mode] / n, 2)} for mode in right}}
         print(f"{name}: without {right['without']}/{n}, with {right['with']}/{n} "
               f"(passages found for {found})", flush=True)
-    print(f"\n| exam (first N items) | without sources | with sources | items with passages | s/question without / with |"
-          f"\n| --- | --- | --- | --- | --- |")
+    print("\n| exam (first N items) | without sources | with sources | items with passages | s/question without / with |"
+          "\n| --- | --- | --- | --- | --- |")
     for name, r in rows.items():
         w, s = r["without"], r["with"]
         print(f"| {name} ({r['n']}) | {w['accuracy']:.1%} ({w['ci95'][0]:.0%}–{w['ci95'][1]:.0%}) | "

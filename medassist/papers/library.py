@@ -154,12 +154,6 @@ class Library:
                 self.db.execute("INSERT INTO passages_fts(rowid, text) VALUES (?,?)", (cur.lastrowid, text))
         return len(passages)
 
-    def papers(self) -> list[str]:
-        """The papers whose passages Q&A can search, by title."""
-        with self._lock:
-            return [r[0] for r in self.db.execute("SELECT DISTINCT paper FROM passages WHERE user=? ORDER BY id",
-                                                  (self.user(),))]
-
     def search_passages(self, query: str, fts: str = "", k: int = 4) -> list[tuple[dict, float]]:
         """This account's paper passages best first: cosine + BETA x normalised BM25 (fts: an FTS5 query for the
         question, search.fts_query). [({paper, source, page, text, id}, cosine)]."""

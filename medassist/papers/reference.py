@@ -8,7 +8,8 @@ URL, focus and question type. Lexical search: SQLite FTS5 with BM25 and Porter s
 and passage (on disk: serving reads pages, not the whole index, into memory). Dense search: MiniLM vectors of
 each entry's question (it names the topic and what is asked: "What are the treatments for Heart Attack ?");
 embedding every passage would take ~15 minutes on 2 cores, the questions ~75 s, built in the background after
-the lexical index, which answers from the first seconds. Hybrid: the two rankings fused by reciprocal rank.
+the lexical index, which answers from the first seconds. Hybrid: the cosine plus a weighted, normalised BM25
+(scores fused, not ranks: benchmarks/retrieval.py measured both).
 A Chinese question is searched through the bilingual term list (search.Terms), since the reference is English.
 The index lives in the data folder's reference/ (not the user's data: "Delete all my data" leaves it).
 """
@@ -65,7 +66,6 @@ class Hit:
     source: str  # "NHLBI (NIH)"; a paper's file name for the user's library
     url: str = ""
     page: int | None = None  # a page for a paper from the user's library
-    score: float = 0.0
     origin: str = "reference"  # "reference" | "library"
 
 
@@ -87,9 +87,8 @@ class Reference:
         self.db_path, self.vec_path = self.folder / "reference.sqlite", self.folder / "questions.npy"
         self.db: sqlite3.Connection | None = None
         self.vectors: np.ndarray | None = None
-        self.terms = Terms.load()
+        self.terms = Terms()  # the term list and the index's abbreviations, loaded when the index is opened
         self.state, self.fraction = "absent", 0.0  # absent | building | lexical (dense still building) | ready | error
-        self.message = ""
         self.beta, self.beta_rare, self.floor = HYBRID_BETA, RARE_BETA, FLOOR
         self._lock = threading.Lock()
 
@@ -148,8 +147,8 @@ class Reference:
             if dense and self.vectors is None:
                 self._build_dense(progress)
             progress(1.0, "ready")
-        except Exception as e:
-            self.state, self.message = "error", f"{type(e).__name__}: {e}"
+        except Exception:
+            self.state = "error"  # the caller says why (the app logs it and answers without the reference)
             raise
 
     def _build_lexical(self, progress) -> None:
@@ -294,12 +293,12 @@ class Reference:
     def hits(self, rowids: list[int]) -> list[Hit]:
         out = []
         with self._lock:
-            for rank, p in enumerate(rowids):
+            for p in rowids:
                 text, e = self.db.execute("SELECT text, entry FROM passages WHERE rowid=?", (p,)).fetchone()
                 src, url, focus, qtype = self.db.execute("SELECT source, url, focus, qtype FROM entries WHERE id=?",
                                                          (e,)).fetchone()
                 out.append(Hit(int(p), int(e), text, f"{focus} — {qtype}" if qtype else focus,
-                               SOURCES.get(src, src), url, score=1.0 / (rank + 1)))
+                               SOURCES.get(src, src), url))
         return out
 
     def entry_key(self, entry: int) -> tuple[str, str, str]:

@@ -15,7 +15,7 @@ passages by MiniLM: it keeps the model's own valid citations and says that it wa
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from medassist.papers.factcheck import NumberGuard
 from medassist.papers.prompts import sanitize_document
@@ -52,8 +52,7 @@ def gather(question: str, reference=None, library=None, k: int = 4, from_library
         terms = reference.terms.english(question) if reference is not None else []
         for p, cos in library.search_passages(question, fts_query(question, terms), k=from_library):
             if cos >= LIBRARY_MIN:
-                hits.append(Hit(p["id"], -1, p["text"], p["paper"], p["source"], page=p["page"], score=cos,
-                                origin="library"))
+                hits.append(Hit(p["id"], -1, p["text"], p["paper"], p["source"], page=p["page"], origin="library"))
     if reference is not None and reference.db is not None:
         hits += reference.search(question, k=k - len(hits))
     return hits[:k]
@@ -94,9 +93,6 @@ class Checked:
     supported_share: float = 0.0
     no_source: bool = False
     checkable: bool = True  # False: a Chinese answer, which MiniLM (English) cannot compare with the passages
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 def _cite(sentence: str, keep: set[int], add: int | None) -> str:
