@@ -628,7 +628,7 @@ def test_answer_with_sources_citation_opens_its_passage(browser, tmp_path):
     from tests.test_sources import write_source
 
     ref = Reference(tmp_path / "index", HashEmbedder(), source=write_source(tmp_path / "ref.jsonl.xz"))
-    ref.build()
+    ref.build(dense=False)  # words only, as in the first minute of a first start
     cfg = AppConfig(language="en")
     engine = ScriptedEngine("Chest pain first.</think>The most common heart attack symptom is chest pain or discomfort [1].")
     demo = build_ui(ModelService(cfg, engine=engine, embedder=HashEmbedder()), History(tmp_path / "h.sqlite"), cfg,
@@ -641,6 +641,7 @@ def test_answer_with_sources_citation_opens_its_passage(browser, tmp_path):
         pg.on("request", lambda r: requests.append(r.url))
         pg.goto(f"http://127.0.0.1:{port}")
         pg.wait_for_selector("#sources input:checked")  # on by default
+        pg.wait_for_selector("#sources:has-text('being indexed')")  # and says the reference is not ready yet
         ask(pg, "What are the symptoms of a heart attack?")
         pg.wait_for_selector("#chat button.src-cite", timeout=20000)
         assert not pg.is_visible("#chat details.sources li")  # closed until asked

@@ -100,7 +100,10 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig, users: Use
         demo.load(lambda lv: gr.update(info=t("src.building", lang_code(lv), pct=round(100 * reference.fraction))
                                        if reference is not None and reference.state in ("absent", "building", "lexical")
                                        else t("src.info", lang_code(lv))), inputs=[lang_radio], outputs=[q["sources"]],
-                  queue=False, js=qa.SOURCES_JS)
+                  queue=False)
+        # Citation buttons open their passage in the page (no server call). A js= beside a fn would hand the fn
+        # this script's return value as its inputs, so the script has a load of its own.
+        demo.load(None, js=qa.SOURCES_JS)
 
         # Always starts ticking: the model may become ready while the page is being built (after the status
         # above was written), and each page must then learn it; the first tick after ready stops the timer.
