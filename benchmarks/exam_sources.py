@@ -1,9 +1,10 @@
 """Exam accuracy with Q&A's sources in the prompt vs without, side by side, on the shared exam files.
 
     python -m benchmarks.exam_sources [--limit 60] [--sets medmcqa_dev,mmlu_medical,pubmedqa_test] [--k 3]
+    python -m benchmarks.exam_sources --mode generate --limit 20 --out benchmarks/results/exam_sources_generate.json
 
-Log-likelihood of each option letter (medassist.evals.evaluate.score_loglik: one forward pass per item), the
-same items twice: the question alone, and the question after the passages Q&A would show for it
+Log-likelihood of each option letter (medassist.evals.evaluate.score_loglik: one forward pass per item), or with
+--mode generate the model reasons and answers (score_generate, the exams' greedy settings), the same items twice: the question alone, and the question after the passages Q&A would show for it
 (papers.sources.gather over the bundled reference, in the same <sources> block the app uses). The literature
 (MIRAGE/MedRAG) finds retrieval helps exam accuracy little and can hurt small readers; the bar for Sources
 being on by default is no drop beyond the 95% interval. Skips a set whose file is missing. Prints a table,
@@ -16,7 +17,8 @@ import json
 import time
 from pathlib import Path
 
-from medassist.evals.evaluate import load_items, score_loglik, wilson
+from medassist.evals.evaluate import load_items, score_generate, score_loglik, wilson
+from medassist.model.defaults import EXAM
 from medassist.model.embed import load_embedder
 from medassist.model.paths import data_dir, shared_data
 from medassist.papers.reference import Reference
@@ -31,6 +33,8 @@ def main(argv=None) -> None:
     ap.add_argument("--sets", default="medmcqa_dev,mmlu_medical,pubmedqa_test")
     ap.add_argument("--k", type=int, default=3, help="passages per question")
     ap.add_argument("--model", default=None)
+    ap.add_argument("--mode", choices=["loglik", "generate"], default="loglik")
+    ap.add_argument("--budget", type=int, default=EXAM.thinking_budget, help="reasoning tokens (generate mode)")
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args(argv)
     from medassist.model.engine import load_engine
@@ -56,7 +60,8 @@ def main(argv=None) -> None:
                         if hits else item}
             for mode, it in variants.items():
                 t0 = time.perf_counter()
-                pred = score_loglik(engine, it)["pred"]
+                pred = (score_loglik(engine, it) if a.mode == "loglik" else
+                        score_generate(engine, it, a.budget, EXAM.max_new_tokens))["pred"]
                 seconds[mode] += time.perf_counter() - t0
                 right[mode] += pred in item["answer"]
         n = len(items)
@@ -73,7 +78,9 @@ def main(argv=None) -> None:
               f"{s['accuracy']:.1%} ({s['ci95'][0]:.0%}–{s['ci95'][1]:.0%}) | {r['with_passages']} | "
               f"{w['s_per_question']} / {s['s_per_question']} |")
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"model": engine.info.name, "k": a.k, "rows": rows}, indent=1), encoding="utf-8")
+    a.out.write_text(json.dumps({"model": engine.info.name, "k": a.k, "mode": a.mode,
+                                 **({"budget": a.budget} if a.mode == "generate" else {}), "rows": rows}, indent=1),
+                     encoding="utf-8")
     print(f"\nwrote {a.out}")
 
 

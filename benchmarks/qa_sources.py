@@ -7,8 +7,9 @@ Questions: the judged retrieval set (benchmarks/labels/retrieval.tsv), N spread 
 abbreviation, Chinese, exact term). For each, the passages Q&A would show (papers.sources.gather over the bundled
 reference), then two answers: with them in the prompt (Sources on) and without (off). Both answers go through
 the same checks (papers.sources.check_answer, against the same passages): the share of answer sentences a shown
-passage supports, answers with no supported sentence, valid citations, numbers not in the passages, seconds per
-question and prompt size. Prints a table, writes benchmarks/results/qa_sources.json.
+passage supports (the claim-level judge's verdict for a local model, papers/support.py; --no-judge: similarity),
+answers with no supported sentence, valid citations, numbers not in the passages, seconds per question, the
+checks' seconds, and prompt size. --rescore checks saved answers again without generating. Prints a table, writes benchmarks/results/qa_sources.json.
 """
 from __future__ import annotations
 
@@ -70,6 +71,7 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--rescore", action="store_true", help="check the answers saved in --out again (after a change "
                                                             "to the checks), without generating")
+    ap.add_argument("--no-judge", action="store_true", help="the similarity check only (no claim-level judge)")
     ap.add_argument("--ask", choices=["app", "plain"], default="app", help="the request wording (PLAIN above)")
     a = ap.parse_args(argv)
     if a.ask == "plain":
@@ -83,8 +85,9 @@ def main(argv=None) -> None:
     ref = Reference(data_dir() / "reference", embedder)
     ref.build()
     saved = json.loads(a.out.read_text(encoding="utf-8")) if a.rescore else None
-    engine = None if saved else load_engine(name=a.model, endpoint=Endpoint(url=a.endpoint, model=a.model)
-                                            if a.endpoint else None)
+    # With --rescore the model is loaded only for the claim-level judge (a local model; --no-judge: similarity).
+    engine = None if saved and a.no_judge else load_engine(name=a.model, endpoint=Endpoint(
+        url=a.endpoint, model=a.model) if a.endpoint and not saved else None)
     settings = saved["settings"] if saved else QA.kwargs(temperature=0.0) if a.greedy else QA.kwargs()
     settings.pop("top_p", None)
     rows = []
@@ -101,8 +104,11 @@ def main(argv=None) -> None:
                 text, seconds, prompt_tokens = old["answer"], old["seconds"], old["prompt_tokens"]
             else:
                 text, seconds, prompt_tokens = answer(engine, content, lang, settings)
-            c = check_answer(text, hits, q, embedder, lang)
+            t0 = time.perf_counter()
+            c = check_answer(text, hits, q, embedder, lang, judge=None if a.no_judge else engine)
             row[mode] = {"answer": text, "seconds": round(seconds, 1), "prompt_tokens": prompt_tokens,
+                         "check_seconds": round(time.perf_counter() - t0, 2),
+                         "judged": sum("judge" in s for s in c.sentences),
                          "sentences": len(c.sentences), "supported": sum(s["supported"] for s in c.sentences),
                          "no_source": c.no_source, "model_citations": len(cited(text)),
                          "citations_added": sum(s["added"] for s in c.sentences),
@@ -121,20 +127,22 @@ def main(argv=None) -> None:
                          "citations_added": sum(x["citations_added"] for x in r),
                          "numbers_not_in_sources": sum(x["numbers_not_in_sources"] for x in r),
                          "seconds": sum(x["seconds"] for x in r) / len(r),
+                         "check_seconds": sum(x["check_seconds"] for x in r) / len(r),
                          "prompt_tokens": sum(x["prompt_tokens"] for x in r) / len(r)}
     model = saved["model"] if saved else engine.info.name
     en = sum(x["lang"] != "zh" for x in rows)
     print(f"\n{len(rows)} questions, {model}; right passage among those shown: "
           f"{sum(x['right_passage_shown'] for x in rows)}/{len(rows)}; checks over the {en} English answers\n")
     print("| sources | sentences a shown passage supports | answers with none | answers the model cited in | "
-          "citations added by the check | numbers not in sources | s / question | prompt tokens |\n"
-          "| --- | --- | --- | --- | --- | --- | --- | --- |")
+          "citations added by the check | numbers not in sources | s / question | check s | prompt tokens |\n"
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for mode, s in summary.items():
         print(f"| {mode} | {s['supported_sentences']:.0%} | {s['answers_no_source']:.0%} | "
               f"{s['answers_citing_by_model']:.0%} | {s['citations_added']} | {s['numbers_not_in_sources']} | "
-              f"{s['seconds']:.1f} | {s['prompt_tokens']:.0f} |")
+              f"{s['seconds']:.1f} | {s['check_seconds']:.1f} | {s['prompt_tokens']:.0f} |")
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"model": model, "ask": a.ask, "settings": settings, "summary": summary, "rows": rows},
+    a.out.write_text(json.dumps({"model": model, "ask": a.ask, "judge": not a.no_judge, "settings": settings,
+                                 "summary": summary, "rows": rows},
                                 indent=1, ensure_ascii=False), encoding="utf-8")
     print(f"\nwrote {a.out}")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 import re
 import sys
 import time
@@ -85,7 +86,9 @@ def score_paper(pdf: Path, reference: dict, engine, embedder, cfg: SummaryConfig
     return {"paper": pdf.name, "pages": index.paper.pages, "seconds": round(seconds, 1),
             "seconds_per_page": round(seconds / index.paper.pages, 2), "bullets": len(bullets),
             "citations": len(cites), "unsupported_citations": len(unsupported), "unsupported": unsupported[:5],
-            "numbers_not_in_pdf": len(unfound), "sentences_dropped_by_number_check": len(summary.dropped),
+            "numbers_not_in_pdf": len(unfound), "sentences_dropped": len(summary.dropped),
+            "dropped_by_reason": dict(Counter(d["reason"] for d in summary.dropped)),
+            "check_seconds": summary.stats.get("check_seconds"),
             "fields": fields, "generated_tokens": summary.stats["generated_tokens"],
             "model_calls": summary.stats["model_calls"], "summary": summary.to_json()}
 
@@ -96,6 +99,7 @@ def main(argv=None) -> None:
     ap.add_argument("--lang", default="en", choices=["en", "zh"])
     ap.add_argument("--model-path", default=None)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--no-judge", action="store_true", help="the cosine support check only (as before #22's judge)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "summaries.json"))
     args = ap.parse_args(argv)
     folder = Path(args.pdfs)
@@ -109,7 +113,7 @@ def main(argv=None) -> None:
     engine = load_engine(args.model_path, threads=args.threads)
     embedder = load_embedder()
     model = f"{engine.info.name} · {engine.info.precision} · {engine.info.backend}"
-    cfg = SummaryConfig(lang=args.lang)
+    cfg = SummaryConfig(lang=args.lang, judge=not args.no_judge)
     engine.generate([{"role": "user", "content": "Hello"}], thinking_budget=0, max_new_tokens=4)  # warm-up
     rows = []
     for pdf in pdfs:
@@ -134,7 +138,7 @@ def main(argv=None) -> None:
         sims = " | ".join(f"{r['fields'][f]['cosine']:.2f} / {r['fields'][f]['rouge_l']:.2f}" if f in r["fields"]
                           else "–" for f in REF_FIELD)
         print(f"| {r['paper'][:28]} | {r['pages']} | {r['seconds']} | {r['seconds_per_page']} | {r['bullets']} | "
-              f"{r['numbers_not_in_pdf']} | {r['sentences_dropped_by_number_check']} | "
+              f"{r['numbers_not_in_pdf']} | {r['sentences_dropped']} | "
               f"{r['unsupported_citations']}/{r['citations']} | {sims} |")
     print(f"\nall: {json.dumps(total)}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -55,15 +55,29 @@ class ScriptedEngine(LocalEngine):
     tokens. Every request gets a new session (the script is chosen from its prompt)."""
     reuse_kv = False
 
-    def __init__(self, script: str, delay: float = 0.0, after_force: str | None = None):
+    def __init__(self, script: str, delay: float = 0.0, after_force: str | None = None, judge=None):
         super().__init__()
         self.script, self.delay, self.after_force = script, delay, after_force
+        # judge: (passage, statement) -> margin, the claim-level support check's scores (papers/support.py);
+        # None: no letter scores for it, as with a server's model (the checks fall back to similarity).
+        self.judge = judge
+        if judge is None:
+            self.letter_scores_many = None
         self.chat_template = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}<assistant>"
         self.special = {"bos_token": "", "eos_token": ""}
         self.eos_ids = {EOS}
         self.info = EngineInfo("scripted", "fake", "none", "")
         self.sessions: list[ScriptedSession] = []
         self.prompts: list[str] = []
+
+    def letter_scores_many(self, prompts, letters, *, system=None):
+        out = []
+        for messages in prompts:
+            passage, statement = re.search(r"<passage>\n(.*)\n</passage>\n\nStatement: (.*)$",
+                                           messages[-1]["content"], re.S).groups()
+            self.prompts.append(messages[-1]["content"])
+            out.append([self.judge(passage, statement), 0.0])
+        return out
 
     def encode(self, text):
         return [ord(c) for c in text]

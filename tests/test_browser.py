@@ -85,12 +85,12 @@ def server(tiny_onnx_fp32, tmp_path_factory):
     # token id as a visible word instead, so streaming can be seen. Generation itself is the real model's.
     real.decode = lambda ids: "".join(f" w{i}" for i in ids)
     engine = SlowEngine(real, delay=0.02)
-    # Those words are supported by no passage, and the support check would remove every bullet.
+    # Those words are supported by no passage, and the support checks would remove every bullet.
     import functools
 
     from medassist.app.tabs import literature
     from medassist.papers.summarize import SummaryConfig
-    literature.SummaryConfig = functools.partial(SummaryConfig, drop_below=0.0)
+    literature.SummaryConfig = functools.partial(SummaryConfig, drop_below=0.0, judge=False)
     history = History(cfg.history_path)
     demo = build_ui(ModelService(cfg, engine=engine), history, cfg)
     demo.queue(default_concurrency_limit=1)
@@ -351,6 +351,34 @@ def test_literature_summary_citation_click_and_download(page, server, tmp_path):
         page.click("#lit-md")
     text = Path(dl.value.path()).read_text(encoding="utf-8")
     assert text.startswith("# Nurse-led follow-up") and "## Results" in text
+
+
+def test_several_papers_summarised_and_picked(page, server, tmp_path):
+    from tests.pdfs import two_column_paper
+
+    first, second = two_column_paper(tmp_path / "first.pdf"), two_column_paper(tmp_path / "second.pdf")
+    page.get_by_role("tab", name="Literature").click()
+    page.set_input_files("#lit-file input[type=file]", [str(first), str(second)])
+    page.wait_for_selector("#lit-status:has-text('2 papers read: first.pdf, second.pdf')", timeout=60000)
+    assert page.locator("#lit-paper").is_visible()
+    server["engine"].delay = 0.0
+    try:
+        page.click("#lit-run")
+        page.wait_for_selector("#lit-status:has-text('(2/2) second.pdf')", timeout=120000)
+        page.wait_for_selector("#lit-status:has-text('Done')", timeout=120000)
+    finally:
+        server["engine"].delay = 0.02
+    from playwright.sync_api import expect
+
+    picker = page.locator("#lit-paper input")
+    expect(picker).to_have_value("second.pdf", timeout=10000)  # set after the run (an event of its own)
+    picker.click()
+    page.get_by_role("option", name="first.pdf").click()
+    page.wait_for_selector("#lit-status:has-text('first.pdf (2 pages)')", timeout=10000)
+    assert page.locator("#lit-summary h4:has-text('Results')").count() == 1
+    with page.expect_download() as dl:  # the picked paper's own downloads
+        page.click("#lit-md")
+    assert dl.value.suggested_filename.startswith("summary-first")
 
 
 def test_wrong_file_type_gets_a_message(page, tmp_path):
@@ -630,7 +658,8 @@ def test_answer_with_sources_citation_opens_its_passage(browser, tmp_path):
     ref = Reference(tmp_path / "index", HashEmbedder(), source=write_source(tmp_path / "ref.jsonl.xz"))
     ref.build(dense=False)  # words only, as in the first minute of a first start
     cfg = AppConfig(language="en")
-    engine = ScriptedEngine("Chest pain first.</think>The most common heart attack symptom is chest pain or discomfort [1].")
+    engine = ScriptedEngine("Chest pain first.</think>The most common heart attack symptom is chest pain or discomfort [1].",
+                            judge=lambda passage, statement: 1.0)
     demo = build_ui(ModelService(cfg, engine=engine, embedder=HashEmbedder()), History(tmp_path / "h.sqlite"), cfg,
                     reference=ref)
     port = free_port()
@@ -649,7 +678,8 @@ def test_answer_with_sources_citation_opens_its_passage(browser, tmp_path):
         hit = pg.wait_for_selector("#chat details.sources li.hit")
         assert "chest pain or discomfort" in hit.inner_text() and "https://example.org/0" in hit.inner_text()
         assert "CC BY 4.0" in pg.inner_text("#chat details.sources summary")
-        assert "<sources>" in engine.prompts[-1]
+        assert "1 of 1 sentences are stated by a source" in pg.inner_text("#chat")  # the claim-level check ran
+        assert any("<sources>" in p for p in engine.prompts)
         assert all(u.startswith(f"http://127.0.0.1:{port}") or u.startswith("data:") for u in requests)
         shot(pg, "qa-sources")
         pg.close()

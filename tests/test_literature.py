@@ -137,3 +137,44 @@ def test_citation_to_a_page_that_does_not_exist_is_plain_text(env, tmp_path):
     html = L.render_answer(state["index"], "Claim [p. 40]. Other <b>claim</b> [p. 1].")
     assert 'data-page="40"' not in html and "[p. 40]" in html and 'data-page="1"' in html
     assert "&lt;b&gt;" in html  # model text is escaped, never raw HTML
+
+
+MD_PAPER = ("# Colchicine after myocardial infarction\n\n## Abstract\nA randomised trial of colchicine in 400 patients "
+            "after myocardial infarction. Readmissions fell from 41 to 18 in the colchicine arm.\n\n## Methods\n"
+            "Patients were randomised to colchicine or placebo and followed for one year in three hospitals.\n\n"
+            "## Results\nReadmissions fell from 41 to 18 of 120 patients; no serious adverse events occurred.\n")
+
+
+def test_several_papers_at_once(env, tmp_path):
+    cfg, service, history = env
+    (tmp_path / "b.md").write_text(MD_PAPER, encoding="utf-8")
+    (tmp_path / "bad.csv").write_text("a,b\n", encoding="utf-8")
+    files = [str(two_column_paper(tmp_path / "a.pdf")), str(tmp_path / "bad.csv"), str(tmp_path / "b.md")]
+    state = L.new_state()
+    status, state = L.load_paper(service, cfg, files, "English", state)
+    assert "2 papers read: a.pdf, b.md" in status and "⚠️ bad.csv is not a paper file" in status
+    assert L.picker(state)["visible"] and L.picker(state)["choices"] == [("a.pdf", 0), ("b.md", 1)]
+    outs = list(L.run_summary(service, history, cfg, files, "English", "English", state, progress=lambda *a, **k: None))
+    statuses = [o[0] for o in outs if isinstance(o[0], str)]
+    assert any(s.startswith("(1/2) a.pdf · ") for s in statuses) and any(s.startswith("(2/2) b.md · ") for s in statuses)
+    assert outs[-1][0].startswith("(2/2) b.md · ✅") and "bad.csv" in outs[-1][0]  # the unreadable one is named at the end
+    assert [c["title"] for c in history.conversations()] == ["📄 Colchicine after myocardial infarction",
+                                                             "📄 Nurse-led follow-up in heart failure: a cohort study"]
+    assert state["name"] == "b.md" and L.picker(state)["value"] == 1
+    status, view, md, js, state = L.show_paper(0, "English", "English", state)  # the first paper's summary again
+    assert status.startswith("📄 a.pdf (2 pages)") and "Nurse-led follow-up" in view and md["visible"] and "summary-a" in md["value"]
+    html = list(L.ask_paper(service, history, "How many readmissions?", "English", "English", state))[-1][0]
+    assert 'data-page="2"' in html  # asked of the picked paper
+
+
+def test_stop_ends_the_run_and_the_next_run_is_not_stopped(env, tmp_path):
+    cfg, service, history = env
+    (tmp_path / "b.md").write_text(MD_PAPER, encoding="utf-8")
+    files = [str(two_column_paper(tmp_path / "a.pdf")), str(tmp_path / "b.md")]
+    state = L.new_state()
+    for out in L.run_summary(service, history, cfg, files, "English", "English", state, progress=lambda *a, **k: None):
+        if "Methods" in str(out[0]):
+            state["cancel"].set()
+    assert len(history.conversations()) == 1 and state["papers"][1]["summary"] is None  # the second was not begun
+    outs = list(L.run_summary(service, history, cfg, files, "English", "English", state, progress=lambda *a, **k: None))
+    assert outs[-1][0].startswith("(2/2) b.md · ✅") and len(history.conversations()) == 3

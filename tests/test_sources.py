@@ -162,9 +162,9 @@ def test_gather_puts_on_topic_papers_first(reference, tmp_path):
     assert all(h.origin == "reference" for h in gather("heart attack symptoms", reference, lib, k=3))
 
 
-def _ask(tmp_path, reference, reply, use_sources=True, question="What are the symptoms of a heart attack?"):
+def _ask(tmp_path, reference, reply, use_sources=True, question="What are the symptoms of a heart attack?", judge=None):
     cfg = AppConfig(language="en")
-    engine = ScriptedEngine(reply)
+    engine = ScriptedEngine(reply, judge=judge)
     service = ModelService(cfg, engine=engine, embedder=HashEmbedder())
     history = History(tmp_path / "h.sqlite")
     finder = lambda q: gather(q, reference, None, k=2)  # noqa: E731

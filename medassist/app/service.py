@@ -185,6 +185,16 @@ class ModelService:
             raise RuntimeError("The model is not ready yet.")
         return self.engine.choose(messages, letters, **kw)
 
+    @property
+    def can_score(self) -> bool:
+        """Whether the model gives next-token scores (a local model does; a server does not)."""
+        return self.ready and callable(getattr(self.engine, "letter_scores_many", None))
+
+    def letter_scores_many(self, prompts: list[list[dict]], letters: str, **kw) -> list[list[float]]:
+        if not self.ready:
+            raise RuntimeError("The model is not ready yet.")
+        return self.engine.letter_scores_many(prompts, letters, **kw)
+
     def prompt_room(self, messages: list[dict], **kw) -> int:
         return self.engine.prompt_room(messages, **kw)
 

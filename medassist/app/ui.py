@@ -138,7 +138,8 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig, users: Use
         delete_no.click(lambda: gr.update(visible=False), outputs=[confirm_box], queue=False)
         delete_yes.click(on_delete_all, inputs=[lang_radio, q["state"], lit["state"]],
                          outputs=[q["conversations"], q["chat"], q["state"], lit["state"], q["stats"], lit["summary"],
-                                  lit["answer"], lit["status"], confirm_box], queue=False)
+                                  lit["answer"], lit["status"], confirm_box], queue=False
+                         ).then(literature.picker, inputs=[lit["state"]], outputs=[lit["paper"]], queue=False)
 
         # Language switch: every visible string follows it.
         labelled = {q["chat"]: "tab.qa", q["question"]: "question", q["budget"]: "budget",
@@ -146,7 +147,7 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig, users: Use
                     q["search"]: "search",
                     q["conversations"]: "conversations", q["controls"]: "controls", q["history"]: "history",
                     q["file"]: "download", lang_radio: "language", tab_qa: "tab.qa", tab_lit: "tab.lit",
-                    tab_outline: "tab.outline", tab_settings: "tab.settings", lit["file"]: "lit.upload",
+                    tab_outline: "tab.outline", tab_settings: "tab.settings", lit["file"]: "lit.upload", lit["paper"]: "lit.paper",
                     lit["out_lang"]: "lit.summary_lang", lit["question"]: "lit.ask",
                     lit["md"]: "lit.download_md", lit["json"]: "lit.download_json", out["topic"]: "out.topic",
                     out["type"]: "out.type", out["journal"]: "out.journal", out["outline"]: "out.outline",

@@ -36,6 +36,7 @@ SUMMARY_WORDS = {  # key -> (English, Chinese)
     "nothing": ("(nothing found)", "（未找到）"),
     "removed": ("Removed (not verifiable in the paper)", "已删除（无法在原文中核实）"),
     "unsupported": ("no passage of the paper supports it", "原文中没有支持这句话的段落"),
+    "unstated": ("the passages it was read against do not state it", "所核对的段落并未陈述这句话"),
     "numbers": ("numbers not in the paper: ", "原文中没有这些数字："),
     "broken_text": ("This document's text layer looks damaged (split words, lost letters or symbols in place of "
                     "text): the summary may be wrong. A better copy of the paper, or OCR, gives a faithful one.",

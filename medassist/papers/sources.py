@@ -6,9 +6,11 @@ data block, and the checks run on the answer after it is written.
     checked = check_answer(answer, hits, question, embedder)
 
 The checks are the summaries' own: a citation must point at a passage the model was shown; a sentence with a
-number that no shown passage (nor the question) holds is flagged; a sentence is supported when a shown passage
-is close to it in meaning (MiniLM cosine >= SUPPORT, English) or holds almost all its words, and then cites
-that passage (added when the model gave none). An answer with no supported sentence says so plainly and loses
+number that no shown passage (nor the question) holds is flagged; a sentence is supported when the model,
+reading its closest passage, says the passage states it (papers/support.py: the claim-level judge, local
+models), else — a server's model, or a list heading — when a shown passage is close to it in meaning (MiniLM
+cosine >= SUPPORT, English) or holds almost all its words; a supported sentence cites that passage (added when
+the model gave none). An answer with no supported sentence says so plainly and loses
 its citations, rather than wearing them as decoration. A Chinese answer cannot be compared with the English
 passages by MiniLM: it keeps the model's own valid citations and says that it was not checked.
 """
@@ -22,9 +24,11 @@ from medassist.papers.prompts import sanitize_document
 from medassist.papers.reference import Hit
 from medassist.papers.search import fts_query
 from medassist.papers.summarize import content_words
+from medassist.papers.support import JUDGE_MIN, can_judge, margins
 from medassist.papers.text import sentences
 
 SUPPORT = 0.45  # the summaries' drop_below: a shown passage at least this close in meaning supports a sentence
+JUDGED_WORDS = 3  # content words a sentence needs to be judged: "Symptoms:" or "Chest pain." is a heading
 LIBRARY_MIN = 0.35  # a paper passage less similar to the question than this is not offered (off topic)
 CITATION = re.compile(r"\[(\d{1,2}(?:\s*[,，、–-]\s*\d{1,2})*)\]")
 NO_SOURCE = {"en": "No source found for this; answer from the model's own knowledge.",
@@ -106,10 +110,14 @@ def _cite(sentence: str, keep: set[int], add: int | None) -> str:
     return out
 
 
-def check_answer(answer: str, hits: list[Hit], question: str = "", embedder=None, lang: str = "en") -> Checked:
+def check_answer(answer: str, hits: list[Hit], question: str = "", embedder=None, lang: str = "en",
+                 judge=None) -> Checked:
     """Citations, numbers and support of each sentence of the answer against the passages shown. A supported
     sentence the model left uncited gets the citation of the passage that supports it (the small model
-    measured here cites none of its own: benchmarks/qa_sources.py), marked "added"."""
+    measured here cites none of its own: benchmarks/qa_sources.py), marked "added". With `judge` (an engine
+    that gives letter scores: papers/support.py), a sentence of JUDGED_WORDS content words or more is supported
+    only when the judge finds its closest passage states it; shorter ones (list headings) and every sentence
+    without a judge keep the similarity rule."""
     parts = [s for line in answer.splitlines() for s in sentences(line) if s.strip()]  # a list item is one
     checkable = lang != "zh"
     if not parts:
@@ -119,6 +127,11 @@ def check_answer(answer: str, hits: list[Hit], question: str = "", embedder=None
     if hits and embedder is not None and checkable:  # MiniLM is English: no cross-lingual similarity
         sims = embedder.encode([CITATION.sub("", s) for s in parts]) @ embedder.encode([h.text for h in hits]).T
     have = [content_words(h.text) for h in hits]
+    judged: dict[int, float] = {}
+    if hits and sims is not None and can_judge(judge):
+        todo = [i for i, s in enumerate(parts) if len(content_words(CITATION.sub("", s))) >= JUDGED_WORDS]
+        pairs = [(hits[int(sims[i].argmax())].text, CITATION.sub("", parts[i])) for i in todo]
+        judged = dict(zip(todo, margins(judge, pairs)))
     out, cites, used = [], [], []
     for i, s in enumerate(parts):
         plain = re.sub(r"\s+([.,;:。，；])", r"\1", CITATION.sub("", s)).strip()
@@ -129,11 +142,14 @@ def check_answer(answer: str, hits: list[Hit], question: str = "", embedder=None
         support = float(sims[i].max()) if sims is not None else 0.0
         # A Chinese sentence: its own valid citation is the evidence (as for Chinese summary bullets).
         supported = bool(hits) and (support >= SUPPORT or bool(stating) or (not checkable and bool(nums)))
+        if i in judged:  # the judge reads whether the passage states it, not only whether it is on topic
+            supported = judged[i] >= JUDGE_MIN
         keep = set(nums) if supported else set()
         add = best + 1 if supported and not keep and best is not None else None
         used += [n for n in sorted(keep | ({add} if add else set())) if n not in used]
         out.append({"text": plain, "cites": sorted(keep | ({add} if add else set())), "added": add is not None,
                     "supported": supported, "support": round(support, 3),
+                    **({"judge": round(judged[i], 3)} if i in judged else {}),
                     "missing": guard.missing(plain) if hits else []})
         cites.append((keep, add))
     share = sum(o["supported"] for o in out) / len(out)

@@ -58,8 +58,9 @@ def source_record(hits) -> list[dict]:
 
 
 def render_answer(text: str, sources: list[dict], lang: str, no_source: bool = False, flagged=(),
-                  checkable: bool = True) -> str:
-    """The answer with its [n] citations as buttons, then its sources (names and URLs as text: nothing is fetched)."""
+                  checkable: bool = True, stated=None) -> str:
+    """The answer with its [n] citations as buttons, then its sources (names and URLs as text: nothing is fetched).
+    stated: (sentences a source states, sentences checked, whether the claim-level judge checked them)."""
     body = CITATION.sub(lambda m: " ".join(f'<button class="src-cite">{n}</button>'
                                             for n in re.findall(r"\d+", m.group(1))), no_remote(text))
     key = "zh" if lang == "zh" else "en"
@@ -68,6 +69,8 @@ def render_answer(text: str, sources: list[dict], lang: str, no_source: bool = F
         parts.append(f"*{UNCHECKED[key]}*")
     if flagged:
         parts.append("⚠️ " + t("src.numbers", lang, numbers=", ".join(flagged)))
+    if stated and checkable and not no_source:
+        parts.append(t("src.stated" if stated[2] else "src.similar", lang, n=stated[0], total=stated[1]))
     if sources:
         items = "".join(f"<li><b>{html.escape(s['label'])}</b>"
                         + (f" <code>{html.escape(s['url'])}</code>" if s.get("url") else "")
@@ -160,14 +163,19 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
         chat.append(answer)
     saved, meta = answer["content"], {}
     if use_sources:
-        checked = check_answer(raw_answer, hits, question, service.embedder() if hits else None, q_lang)
+        if hits and q_lang != "zh":  # the judge reads each sentence against its passage: a few seconds
+            yield chat, "", banner_update, t("qa.checking", lang), state
+        checked = check_answer(raw_answer, hits, question, service.embedder() if hits else None, q_lang,
+                               judge=service if hits else None)
         flagged = sorted({n for s in checked.sentences for n in s["missing"]})
         sources = source_record(hits)
         stopped = (" " + t("stopped", lang)) if last and last.finish_reason == "cancelled" else ""
         saved = checked.text + stopped
-        answer["content"] = render_answer(saved, sources, lang, checked.no_source, flagged, checked.checkable)
+        stated = [sum(x["supported"] for x in checked.sentences), len(checked.sentences),
+                  any("judge" in x for x in checked.sentences)]
+        answer["content"] = render_answer(saved, sources, lang, checked.no_source, flagged, checked.checkable, stated)
         meta = {"sources": sources, "no_source": checked.no_source, "supported_share": checked.supported_share,
-                "checkable": checked.checkable,
+                "checkable": checked.checkable, "stated": stated,
                 "numbers_not_in_sources": flagged}
     stats = t("stats", lang, ttft=last.ttft_s or 0.0, rate=last.tokens_per_s, n=last.generated_tokens) if last else ""
     # The model's own words, reasoning included: the engine then reads only the next question (and a "stopped"
@@ -226,7 +234,8 @@ def open_conversation(history: History, cid, lang_value: str = "English"):
                          "metadata": {"title": t("reasoning", lang_code(lang_value)), "status": "done"}})
         meta = m.get("meta") or {}
         shown = render_answer(m["content"], meta["sources"], lang_code(lang_value), meta.get("no_source", False),
-                              meta.get("numbers_not_in_sources", ()), meta.get("checkable", True)) if meta.get("sources") is not None \
+                              meta.get("numbers_not_in_sources", ()), meta.get("checkable", True), meta.get("stated")) \
+            if meta.get("sources") is not None \
             else no_remote(m["content"])
         chat.append({"role": m["role"], "content": shown})
         state["messages"].append({"role": m["role"], "content": chat_format.assistant_turn(m["thinking"] or "",

@@ -125,6 +125,26 @@ class LocalEngine(Engine):
             flat = np.asarray(session.logits()).reshape(-1)
         return [float(flat[self.encode(x)[0]]) for x in letters]
 
+    def letter_scores_many(self, prompts: list[list[dict]], letters: str, *, system: str | None = None) -> list[list[float]]:
+        """letter_scores for many prompts in one state: each is read from where it parts from the one before, so
+        prompts that share a head (the support judge's instructions and passage) read it once. Scores match the
+        prompt read whole to rounding (tests/test_support.py)."""
+        seqs = [self.encode(self.render(m, system=system, think=False) + "The answer is (") for m in prompts]
+        if not seqs:
+            return []
+        letter_ids = [self.encode(x)[0] for x in letters]
+        out = []
+        with self._lock:
+            session = self.new_session(max(len(s) for s in seqs) + 2)
+            for ids in seqs:
+                keep = min(common_prefix(session.tokens, ids), len(ids) - 1)  # logits are fresh only after a feed
+                if keep < len(session.tokens):
+                    session.rewind(keep)
+                session.feed(ids[keep:])
+                flat = np.asarray(session.logits()).reshape(-1)
+                out.append([float(flat[i]) for i in letter_ids])
+        return out
+
     def choose(self, messages: list[dict], letters: str, *, system: str | None = None) -> str | None:
         scores = self.letter_scores(messages, letters, system=system)
         return letters[scores.index(max(scores))]
