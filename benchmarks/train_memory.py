@@ -35,38 +35,42 @@ def child(config: str | None, chunked: bool, mmap_mib: int, n_examples: int) -> 
     """Runs in the variant's own process; returns its measurements."""
     import torch
 
+    from medassist.finetune import device as D
+    from medassist.finetune import loss as L
     from medassist.finetune import train as T
+    from medassist.finetune.methods import load_model
     from medassist.model.config import resolve
 
     cfg = resolve(T.TrainConfig, config)
-    T.limit_heap_growth(mmap_mib)
+    D.limit_heap_growth(mmap_mib)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     base = T.resolve_base(cfg.base)
     _, _, train_set, val_set, _ = T.encoded_splits(cfg, base, log=lambda *a: None)
     encoded = sorted(train_set, key=lambda e: len(e["input_ids"]), reverse=True)[:n_examples]
-    model = T.load_lora_model(cfg, base)
+    model = load_model(cfg, base, D.pick_dtype(cfg.dtype, "cpu"))
     model.train()
-    after_load = T.peak_rss_gib()
+    after_load = D.peak_rss_gib()
 
     def train_on(batch):
         for ex in batch:
-            loss, _ = T.example_loss(model, ex, chunked)
+            loss, _ = L.example_loss(model, ex, chunked)
             loss.backward()
             losses.append(round(loss.item(), 4))
-            T.release_free_memory()
+            D.release_free_memory()
 
     t0, losses = time.time(), []
     train_on(encoded)
     seconds = (time.time() - t0) / len(encoded)
-    after_train = T.peak_rss_gib()
-    val_loss = T.evaluate_loss(model, val_set, chunked) if val_set else None
-    after_val = T.peak_rss_gib()
+    after_train = D.peak_rss_gib()
+    val_loss = T.evaluate_loss(model, val_set, chunked and L.plain_head(model)) if val_set else None
+    val_loss = val_loss and val_loss[0] / max(val_loss[1], 1)
+    after_val = D.peak_rss_gib()
     train_on(encoded[:1])
     return {"chunked": chunked, "mmap_threshold_mib": mmap_mib, "examples": len(encoded), "tokens": [len(e["input_ids"]) for e in encoded],
             "losses": losses, "val_examples": len(val_set), "val_loss": val_loss and round(val_loss, 4),
             "peak_rss_after_load_gib": round(after_load, 2), "peak_rss_after_train_gib": round(after_train, 2),
-            "peak_rss_after_val_gib": round(after_val, 2), "peak_rss_gib": round(T.peak_rss_gib(), 2),
+            "peak_rss_after_val_gib": round(after_val, 2), "peak_rss_gib": round(D.peak_rss_gib(), 2),
             "seconds_per_example": round(seconds, 1)}
 
 

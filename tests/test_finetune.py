@@ -69,9 +69,9 @@ def test_prompt_tokens_are_masked(tiny_hf):
 def tiny_config(tmp_path, tiny_hf, **kw):
     rows = [{"Question": f"Case {i}: fever and cough for {i} days?", "Complex_CoT": "Think about pneumonia.",
              "Response": "Chest X-ray."} for i in range(12)]
-    kw = {"out": str(tmp_path / "run")} | kw
-    return TrainConfig(base=str(tiny_hf), data=write_jsonl(tmp_path / "d.jsonl", rows),
-                       r=4, alpha=8, dropout=0.0, lr=5e-3, grad_accum=2, warmup_ratio=0.0, max_seq_len=1024,
+    kw = {"out": str(tmp_path / "run"), "data": write_jsonl(tmp_path / "d.jsonl", rows), "lr": 5e-3,
+          "grad_accum": 2} | kw
+    return TrainConfig(base=str(tiny_hf), r=4, alpha=8, dropout=0.0, warmup_ratio=0.0, max_seq_len=1024,
                        eval_every=1, save_every=1, dtype="float32", gradient_checkpointing=True, threads=1,
                        val_fraction=0.2, **kw)
 
@@ -92,7 +92,7 @@ def test_chunked_loss_equals_the_models_own_loss_and_gradients(tiny_hf, monkeypa
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from medassist.finetune import train as T
+    from medassist.finetune import loss as T
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(tiny_hf, dtype=torch.float32)

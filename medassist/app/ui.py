@@ -14,7 +14,7 @@ import gradio as gr  # noqa: E402
 
 from medassist.app import accounts  # noqa: E402
 from medassist.app.downloads import clear_upload_cache  # noqa: E402
-from medassist.app.tabs import literature, models, outline, qa  # noqa: E402
+from medassist.app.tabs import feedback, literature, models, outline, qa  # noqa: E402
 from medassist.store.users import Users  # noqa: E402
 from medassist.app.config import AppConfig  # noqa: E402
 from medassist.model.paths import data_dir  # noqa: E402
@@ -88,6 +88,7 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig, users: Use
                     mod = models.build_tab(service, lang, lang_radio)
                 acc = accounts.build_panel(users, lang, lang_radio)
                 about = gr.Markdown(about_markdown(lang, cfg))
+                fb_count = gr.Markdown(elem_id="feedback-count")
                 delete_all = gr.Button(t("delete_all", lang), variant="stop", elem_id="delete-all")
                 with gr.Group(visible=False, elem_id="delete-all-confirm") as confirm_box:
                     confirm_text = gr.Markdown(t("delete_all.confirm", lang))
@@ -96,6 +97,10 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig, users: Use
                         delete_no = gr.Button(t("delete_all.cancel", lang), elem_id="delete-all-cancel")
 
         demo.load(acc["load"], inputs=[lang_radio], outputs=[acc["panel"], acc["listing"]], queue=False)
+        count = dict(fn=lambda lv: feedback.counts_markdown(history, lang_code(lv)), inputs=[lang_radio],
+                     outputs=[fb_count], queue=False)
+        demo.load(**count)
+        tab_settings.select(**count)  # an account's ratings since the page opened
         # The first start indexes the reference in the background: say so beside the switch while it does.
         demo.load(lambda lv: gr.update(info=t("src.building", lang_code(lv), pct=round(100 * reference.fraction))
                                        if reference is not None and reference.state in ("absent", "building", "lexical")
@@ -143,6 +148,7 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig, users: Use
 
         # Language switch: every visible string follows it.
         labelled = {q["chat"]: "tab.qa", q["question"]: "question", q["budget"]: "budget",
+                    q["feedback"]["panel"]: "fb.title", q["feedback"]["correction"]: "fb.correction",
                     q["temperature"]: "temperature", q["max_len"]: "max_len", q["penalty"]: "penalty",
                     q["search"]: "search",
                     q["conversations"]: "conversations", q["controls"]: "controls", q["history"]: "history",
@@ -158,7 +164,7 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig, users: Use
                     mod["server_model"]: "models.server_model", mod["ctx"]: "models.context",
                     mod["file_acc"]: "models.file", mod["path"]: "models.file_path", acc["panel"]: "acc.title",
                     acc["name"]: "acc.name", acc["password"]: "acc.password", acc["admin"]: "acc.admin"}
-        buttons = {q["send"]: "send", q["stop"]: "stop", q["new_chat"]: "new_chat", q["regenerate"]: "regenerate",
+        buttons = {q["feedback"]["save"]: "fb.save", q["send"]: "send", q["stop"]: "stop", q["new_chat"]: "new_chat", q["regenerate"]: "regenerate",
                    q["open"]: "open", q["delete"]: "delete", q["export"]: "export", delete_all: "delete_all",
                    delete_yes: "delete_all.yes", delete_no: "delete_all.cancel",
                    lit["run"]: "lit.summarise", lit["stop"]: "stop", lit["ask"]: "lit.ask_button",

@@ -15,6 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
+from medassist.finetune.methods import MERGEABLE
 from medassist.finetune.train import TrainConfig, train
 from medassist.model.config import add_flags, resolve
 from medassist.model.paths import shared_data
@@ -39,6 +40,10 @@ def main(argv=None) -> None:
     else:
         print(f"[train] done already: {adapter}")
 
+    if cfg.method not in MERGEABLE:
+        print(f"[onnx] skipped: {cfg.method} adapters cannot be merged into the base for ONNX; use the adapter with "
+              f"PEFT or vLLM ({adapter})")
+        return
     from medassist.model.build import BuildConfig, build
 
     onnx = build(BuildConfig(base=cfg.base, adapter=str(adapter), name=tuned_name(cfg.base),

@@ -1,27 +1,35 @@
-"""Stage 2: LoRA supervised fine-tuning on medical chain-of-thought (completion-only loss).
+"""Stage 2: supervised fine-tuning on medical chain-of-thought (completion-only loss), from a laptop CPU to
+several GPUs with the same config.
 
     medassist-train --config medassist/finetune/configs/default.yaml [--max-steps 10] [--out runs/x]
+    accelerate launch --num_processes 4 -m medassist.finetune.train --config medassist/finetune/configs/gpu.yaml
+    accelerate launch --config_file medassist/finetune/configs/accelerate/deepspeed_zero3.yaml -m medassist.finetune.train ...
 
 Each example is rendered by medassist/model/chat.py exactly as inference renders it; prompt tokens get
-label -100, so only the reasoning + answer + EOS are learned. Batch size 1 with gradient
-accumulation (no padding), warmup then cosine/linear decay, eval loss on the validation split,
-a checkpoint every `save_every` optimizer steps (interrupt and run again to resume), and at the
-end: out/adapter/ (safetensors + train_config.json + metrics.json) and out/loss.png.
+label -100, so only the reasoning + answer + EOS are learned. `grad_accum` examples make one optimizer step,
+whatever the number of processes (each takes its share, in padded batches of `batch_size`), so a run's loss
+curve and its checkpoints do not depend on how many processes ran it: resume with a different count.
+Warmup then cosine/linear decay, validation loss every `eval_every` steps (early stopping keeps the best), a
+checkpoint every `save_every` optimizer steps (interrupt and run again to resume), and at the end:
+out/adapter/ (safetensors + train_config.json + metrics.json) and out/loss.png. Only the main process
+logs and writes. The device, dtype and refusals: device.py; the PEFT methods and QLoRA: methods.py.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import json
 import math
 import random
-import resource
-import sys
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from medassist.finetune.device import (DeviceError, check_quantization, limit_heap_growth, peak_gpu_gib,
+                                       peak_rss_gib, pick_device, pick_dtype, release_free_memory)
+from medassist.finetune.loss import batch_loss, plain_head
+from medassist.finetune.methods import load_model
 from medassist.model import bases
 from medassist.model import chat as P
 from medassist.model.config import add_flags, resolve
@@ -42,7 +50,7 @@ class TrainConfig:
     lr: float = 2e-4
     epochs: float = 1.0
     max_steps: int = 0  # optimizer steps; 0 = from epochs
-    grad_accum: int = 8
+    grad_accum: int = 8  # examples per optimizer step, over all processes (the global batch)
     warmup_ratio: float = 0.1
     schedule: str = "cosine"  # cosine | linear
     max_seq_len: int = 1024
@@ -50,7 +58,14 @@ class TrainConfig:
     eval_every: int = 10
     save_every: int = 5
     seed: int = 0
-    dtype: str = "auto"  # auto = bf16 where the CPU supports it, else fp32
+    device: str = "auto"  # auto = cuda, else mps, else cpu (device.py)
+    dtype: str = "auto"  # auto = bf16 where the device computes it natively, else fp32
+    method: str = "lora"  # lora | ia3 | prefix (methods.py)
+    num_virtual_tokens: int = 20  # prefix tuning's learned positions
+    load_in_4bit: bool = False  # QLoRA: the base in 4-bit NF4 (bitsandbytes, CUDA only; refused elsewhere)
+    batch_size: int = 1  # examples per forward pass, right-padded; grad_accum must split into them
+    early_stopping_patience: int = 0  # validations without a new best before stopping (0: never); the best is kept
+    stop_after: int = 0  # stop after this many optimizer steps as if interrupted (checkpoint kept; run again to go on)
     gradient_checkpointing: bool = True
     chunked_loss: bool = True  # loss over slices of logits (see chunked_loss); False = the model's own loss
     threads: int = 0
@@ -62,11 +77,22 @@ class TrainConfig:
 
 
 def resolve_base(base: str) -> Path:
+    """A folder, a built model's name, or (online) a Hugging Face Hub id, downloaded once into its cache."""
     p = Path(base).expanduser()
     if p.is_dir():
         return p
-    from medassist.model.registry import resolve_model
+    from medassist.model.registry import model_dir, resolve_model
 
+    if not model_dir(base).exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", base):
+        from huggingface_hub import snapshot_download
+
+        try:
+            return Path(snapshot_download(base, allow_patterns=["*.json", "*.safetensors", "*.jinja", "*.txt",
+                                                                "*.model", "*.tiktoken"]))
+        except Exception as e:  # offline, a wrong id, a gated model without a token
+            raise FileNotFoundError(f"base {base!r} is not a folder or a built model, and the Hugging Face Hub did "
+                                    f"not give it ({type(e).__name__}: {str(e)[:200]}). Download it first, or "
+                                    "check the id and your connection.") from None
     return resolve_model(base, backend="torch")
 
 
@@ -79,51 +105,6 @@ def encode_example(tok, template: str, ex, max_len: int) -> dict:
     labels = ([-100] * len(p_ids) + c_ids)[:max_len]
     return {"input_ids": ids, "labels": labels}
 
-
-def pick_dtype(name: str):
-    import torch
-
-    if name == "auto":
-        ok = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
-        return torch.bfloat16 if ok else torch.float32
-    return getattr(torch, name)
-
-
-def peak_rss_gib() -> float:
-    """This process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (2**30 if sys.platform == "darwin" else 2**20)
-
-
-@functools.lru_cache(maxsize=1)
-def _glibc():
-    """The C library's handle where it is glibc (Linux), else None (macOS, Windows, musl)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
-    except OSError:
-        return None
-
-
-def release_free_memory() -> None:
-    """Hand freed heap back to the OS after each example. Without it, glibc's heap kept every step's
-    differently sized activations: the full-epoch run grew from 7.7 GiB after 3 steps to 14.6 GiB."""
-    if libc := _glibc():
-        libc.malloc_trim(0)
-
-
-def limit_heap_growth(mib: int) -> None:
-    """Serve every allocation of `mib` MiB or more from its own mmap, so freeing it returns it to the OS.
-    glibc's default threshold climbs to 32 MiB after the first large frees, so the 1-30 MiB activations of
-    a 1,024-token step land on the heap, where differently sized steps fragment it: with malloc_trim
-    alone a full epoch still climbed from 7.5 to 9 GiB over 13 steps. With 1 MiB it stayed at 5.3 GiB,
-    but every fresh mapping is page-faulted again: 0.68x the tokens/s. 0 keeps glibc's default."""
-    if mib and (libc := _glibc()):
-        libc.mallopt(-3, mib << 20)  # -3 = M_MMAP_THRESHOLD
 
 
 def lr_lambda(schedule: str, warmup: int, total: int):
@@ -138,62 +119,6 @@ def lr_lambda(schedule: str, warmup: int, total: int):
 LOSS_CHUNK = 256  # positions per slice of logits in chunked_loss
 
 
-def chunked_loss(model, ids, labels):
-    """Mean next-token cross-entropy over the learned positions, without the full logits tensor.
-
-    The model's own loss keeps logits for every position (1,024 x 151,936 vocab: 0.3 GB in bf16, then
-    fp32 copies for the softmax and its gradient). Here only the positions whose next token is learned
-    are projected, in slices of LOSS_CHUNK, each recomputed in the backward pass instead of kept:
-    peak 5.4 vs 6.2 GiB on 1,024-token examples, same speed (benchmarks/train_memory.py). Same value
-    as the model's loss (tests/test_finetune.py checks it; a full run matched to 4 decimals)."""
-    import torch.nn.functional as F
-    from torch.utils.checkpoint import checkpoint
-
-    lm = model.get_base_model()
-    hidden = lm.model(input_ids=ids).last_hidden_state[0, :-1]
-    target = labels[0, 1:]
-    keep = target != -100
-    hidden, target = hidden[keep], target[keep]
-
-    def piece(h, y):
-        return F.cross_entropy(lm.lm_head(h).float(), y, reduction="sum")
-
-    total = sum(checkpoint(piece, hidden[i:i + LOSS_CHUNK], target[i:i + LOSS_CHUNK], use_reentrant=False)
-                for i in range(0, len(target), LOSS_CHUNK))
-    return total / max(len(target), 1)
-
-
-def plain_head(model) -> bool:
-    """Logits are just lm_head(hidden): true of Qwen2/Llama; not of models that scale or soft-cap them."""
-    lm = model.get_base_model()
-    cfg = lm.config
-    return (hasattr(lm, "model") and hasattr(lm, "lm_head") and not getattr(cfg, "final_logit_softcapping", None)
-            and getattr(cfg, "logit_scale", 1.0) in (None, 1.0))
-
-
-def example_loss(model, ex, chunked: bool = True) -> tuple:
-    import torch
-
-    ids, labels = torch.tensor([ex["input_ids"]]), torch.tensor([ex["labels"]])
-    n = sum(1 for x in ex["labels"][1:] if x != -100)
-    if chunked and plain_head(model):
-        return chunked_loss(model, ids, labels), n
-    return model(input_ids=ids, labels=labels).loss, n
-
-
-def evaluate_loss(model, examples, chunked: bool = True) -> float:
-    import torch
-
-    model.eval()
-    total, n = 0.0, 0
-    with torch.no_grad():
-        for ex in examples:
-            loss, k = example_loss(model, ex, chunked)
-            total, n = total + loss.item() * k, n + k
-            release_free_memory()  # without it, RSS climbed 8 -> 10.6 GiB in one validation pass (12.6 next step)
-    model.train()
-    return total / max(n, 1)
-
 
 def encoded_splits(cfg: TrainConfig, base: Path, log=print) -> tuple:
     """(tokenizer, chat template, train examples, validation examples, data report), tokenized as trained."""
@@ -207,7 +132,7 @@ def encoded_splits(cfg: TrainConfig, base: Path, log=print) -> tuple:
     tok = AutoTokenizer.from_pretrained(base)
     template = P.load_chat_template(base)
     train_set = [encode_example(tok, template, e, cfg.max_seq_len) for e in train_ex]
-    val_set = [encode_example(tok, template, e, cfg.max_seq_len) for e in val_ex]
+    val_set = [encode_example(tok, template, e, cfg.max_seq_len) | {"lang": e.lang} for e in val_ex]
     # An example whose prompt alone fills max_seq_len has nothing left to learn from: drop it, say so.
     n_before = len(train_set) + len(val_set)
     train_set = [e for e in train_set if any(x != -100 for x in e["labels"])]
@@ -219,31 +144,49 @@ def encoded_splits(cfg: TrainConfig, base: Path, log=print) -> tuple:
     return tok, template, train_set, val_set, report
 
 
-def load_lora_model(cfg: TrainConfig, base: Path):
-    """The base in the training dtype, wrapped with fresh LoRA layers (or cfg.init_adapter's), ready to train."""
-    from peft import LoraConfig, PeftModel, get_peft_model
-    from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=pick_dtype(cfg.dtype))
-    if cfg.gradient_checkpointing:
-        # Recompute each layer's activations in the backward pass instead of keeping them: the
-        # 1.5B run's peak fell from 22.5 GiB to 7.7 GiB over the first steps. (The newer name where it exists.)
-        enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
-        enable({"use_reentrant": False})
-        model.enable_input_require_grads()
-    model.config.use_cache = False
-    if cfg.init_adapter:
-        return PeftModel.from_pretrained(model, cfg.init_adapter, is_trainable=True)
-    return get_peft_model(model, LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
-                                            target_modules=list(cfg.target_modules), task_type="CAUSAL_LM"))
+
+def evaluate_loss(model, examples, chunked: bool, device=None, pad_id: int = 0, batch_size: int = 1) -> tuple:
+    """(sum of loss x learned tokens, learned tokens) over these examples: the token-weighted validation loss."""
+    import torch
+
+    model.eval()
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(examples), batch_size):
+            losses, counts = batch_loss(model, examples[i:i + batch_size], chunked, device, pad_id)
+            total += sum(float(x) * k for x, k in zip(losses, counts))
+            n += sum(counts)
+            release_free_memory()  # without it, RSS climbed 8 -> 10.6 GiB in one validation pass (12.6 next step)
+    model.train()
+    return total, n
 
 
 def train(cfg: TrainConfig, log=print) -> Path:
+    """Train; returns the adapter folder (or the checkpoint folder when stop_after ended the run early)."""
     import torch
+    from accelerate import Accelerator, PartialState
     from peft import get_peft_model_state_dict, set_peft_model_state_dict
     from tqdm import tqdm
 
-    limit_heap_growth(cfg.mmap_threshold_mib)
+    device = pick_device(cfg.device)
+    check_quantization(cfg.load_in_4bit, device)
+    dtype = pick_dtype(cfg.dtype, device)
+    # The process count comes from `accelerate launch` (1 when run directly); the config never names it.
+    world = PartialState(cpu=device == "cpu").num_processes
+    if cfg.grad_accum % (world * cfg.batch_size):
+        raise DeviceError(f"grad_accum ({cfg.grad_accum} examples per step) must split evenly over {world} "
+                          f"process(es) x batch_size {cfg.batch_size}")
+    micro = cfg.grad_accum // (world * cfg.batch_size)  # forward passes per process per optimizer step
+    acc = Accelerator(cpu=device == "cpu", gradient_accumulation_steps=micro,
+                      mixed_precision="bf16" if device == "cuda" and dtype == torch.bfloat16 else "no")
+    rank = acc.process_index
+    say = log if acc.is_main_process else (lambda *a: None)
+    if cfg.method == "prefix" and cfg.gradient_checkpointing:
+        say("prefix tuning does not work with gradient checkpointing (peft): training without it, in more memory")
+        cfg = dataclasses.replace(cfg, gradient_checkpointing=False)
+    if device == "cpu":
+        limit_heap_growth(cfg.mmap_threshold_mib)
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     if cfg.threads:
@@ -251,87 +194,164 @@ def train(cfg: TrainConfig, log=print) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     base = resolve_base(cfg.base)
-    tok, template, train_set, val_set, report = encoded_splits(cfg, base, log)
-    model = load_lora_model(cfg, base)
+    tok, template, train_set, val_set, report = encoded_splits(cfg, base, say)
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    model = load_model(cfg, base, dtype, acc.local_process_index)
+    # Slices of the logits only where the model is not wrapped by a distributed engine (DDP, ZeRO, FSDP need
+    # the forward to go through their wrapper) and the method keeps the base's forward (not prefix tuning).
+    chunked = cfg.chunked_loss and cfg.batch_size == 1 and world == 1 and cfg.method != "prefix" and plain_head(model)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0, **({"fused": True} if device == "cuda" else {}))
+    model, opt = acc.prepare(model, opt)
     steps_per_epoch = max(1, len(train_set) // cfg.grad_accum)
     total = cfg.max_steps or max(1, round(cfg.epochs * steps_per_epoch))
+    # Stepped once per optimizer step here (accelerate's wrapper would step it once per process).
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.schedule, round(cfg.warmup_ratio * total), total))
 
-    state = {"step": 0, "history": [], "tokens": 0, "seconds": 0.0}
+    state = {"step": 0, "history": [], "tokens": 0, "seconds": 0.0, "best": None, "bad_evals": 0}
     ckpt = out / "checkpoint"
-    if (ckpt / "state.json").exists():  # resume after an interruption
+    if (ckpt / "state.json").exists():  # resume after an interruption (with any process count)
         from safetensors.torch import load_file
 
-        set_peft_model_state_dict(model, load_file(ckpt / "adapter.safetensors"))
+        set_peft_model_state_dict(acc.unwrap_model(model), load_file(ckpt / "adapter.safetensors"))
         opt.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
         sched.load_state_dict(torch.load(ckpt / "scheduler.pt", weights_only=True))
-        state = json.loads((ckpt / "state.json").read_text())
-        log(f"resuming from step {state['step']}")
+        state |= json.loads((ckpt / "state.json").read_text())
+        say(f"resuming from step {state['step']}")
 
     def order(epoch: int) -> list[int]:
         idx = list(range(len(train_set)))
         random.Random(cfg.seed + epoch).shuffle(idx)
         return idx
 
+    def summed(*xs) -> list[float]:  # over all processes
+        return acc.reduce(torch.tensor(xs, dtype=torch.float64, device=acc.device), "sum").tolist()
+
     model.train()
-    bar = tqdm(total=total, initial=state["step"], desc="train", unit="step")
-    while state["step"] < total:
+    bar = tqdm(total=total, initial=state["step"], desc="train", unit="step", disable=not acc.is_main_process)
+    while state["step"] < total and not state.get("stopped_early"):
         step = state["step"]
         epoch, within = divmod(step, steps_per_epoch)
-        batch = [train_set[i] for i in order(epoch)[within * cfg.grad_accum:(within + 1) * cfg.grad_accum]]
+        batch = order(epoch)[within * cfg.grad_accum:(within + 1) * cfg.grad_accum][rank::world]  # this process's share
         t0, n_tok, loss_sum = time.time(), 0, 0.0
-        for ex in batch:
-            loss, k = example_loss(model, ex, cfg.chunked_loss)
-            (loss / len(batch)).backward()
-            loss_sum += loss.item() / len(batch)
-            n_tok += len(ex["input_ids"])
+        for j in range(0, len(batch), cfg.batch_size):
+            exs = [train_set[i] for i in batch[j:j + cfg.batch_size]]
+            with acc.accumulate(model):  # gradients are reduced over processes on the step's last pass only
+                losses, _ = batch_loss(model, exs, chunked, acc.device, pad_id)
+                acc.backward(losses.mean())  # accelerate divides by the passes per step
+                if acc.sync_gradients:
+                    acc.clip_grad_norm_(params, 1.0)
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+            loss_sum += float(losses.detach().sum())
+            n_tok += sum(len(ex["input_ids"]) for ex in exs)
             release_free_memory()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
         sched.step()
-        opt.zero_grad(set_to_none=True)
+        loss_all, tok_all = summed(loss_sum, n_tok)
         state["step"] += 1
-        state["tokens"] += n_tok
+        state["tokens"] += int(tok_all)
         state["seconds"] += time.time() - t0
-        rec = {"step": state["step"], "loss": round(loss_sum, 4), "lr": sched.get_last_lr()[0],
+        rec = {"step": state["step"], "loss": round(loss_all / cfg.grad_accum, 4), "lr": sched.get_last_lr()[0],
                "peak_rss_gib": round(peak_rss_gib(), 2)}
+        if device == "cuda":
+            rec["peak_gpu_gib"] = round(peak_gpu_gib(device), 2)
         if val_set and (state["step"] % cfg.eval_every == 0 or state["step"] == total):
-            rec["val_loss"] = round(evaluate_loss(model, val_set, cfg.chunked_loss), 4)
+            langs = sorted({ex["lang"] for ex in val_set})
+            # Each process reads its share with the unwrapped model: a wrapper's forward talks to the other
+            # processes (DDP syncs buffers) and the shares differ in size. A sharded model (ZeRO-3, FSDP) cannot
+            # run unwrapped: there every process reads all of it, and the sums are divided back.
+            sharded = acc.distributed_type.name in ("DEEPSPEED", "FSDP")
+            bare, n_read = (model, world) if sharded else (acc.unwrap_model(model), 1)
+            parts = {lang: [x / n_read for x in summed(*evaluate_loss(
+                bare, [ex for ex in val_set if ex["lang"] == lang][slice(None) if sharded else slice(rank, None, world)],
+                chunked, acc.device, pad_id, cfg.batch_size))] for lang in langs}
+            rec["val_loss"] = round(sum(v for v, _ in parts.values()) / max(sum(k for _, k in parts.values()), 1), 4)
+            if len(langs) > 1:  # mixed-language data: each language's own validation loss
+                rec |= {f"val_loss_{lang}": round(v / max(k, 1), 4) for lang, (v, k) in parts.items()}
+            if state["best"] is None or rec["val_loss"] < state["best"]["val_loss"]:
+                state["best"], state["bad_evals"] = {"step": state["step"], "val_loss": rec["val_loss"]}, 0
+                weights = adapter_state(acc, model, get_peft_model_state_dict)
+                if acc.is_main_process:
+                    save_weights(out / "best", weights)
+            else:
+                state["bad_evals"] += 1
         state["history"].append(rec)
-        bar.set_postfix(loss=f"{loss_sum:.3f}", tok_s=f"{state['tokens'] / state['seconds']:.0f}", peak_gib=rec["peak_rss_gib"],
-                        **({"val": rec["val_loss"]} if "val_loss" in rec else {}))
+        bar.set_postfix(loss=f"{rec['loss']:.3f}", tok_s=f"{state['tokens'] / state['seconds']:.0f}",
+                        peak_gib=rec["peak_rss_gib"], **({"val": rec["val_loss"]} if "val_loss" in rec else {}))
         bar.update(1)
-        if state["step"] % cfg.save_every == 0 or state["step"] == total:
-            save_checkpoint(ckpt, model, opt, sched, state, get_peft_model_state_dict)
+        stop = cfg.early_stopping_patience and state["bad_evals"] >= cfg.early_stopping_patience
+        if stop:
+            state["stopped_early"] = True
+            say(f"early stop at step {state['step']}: no better validation loss in {state['bad_evals']} evaluations")
+        pause = cfg.stop_after and state["step"] >= cfg.stop_after and state["step"] < total and not stop
+        if state["step"] % cfg.save_every == 0 or state["step"] == total or stop or pause:
+            weights = adapter_state(acc, model, get_peft_model_state_dict)
+            if acc.is_main_process:
+                save_checkpoint(ckpt, weights, opt, sched, state)
+            acc.wait_for_everyone()
+        if stop:
+            break
+        if pause:
+            bar.close()
+            say(f"stopped after step {state['step']} (stop_after); run again to go on from {ckpt}")
+            return ckpt
     bar.close()
-    return finish(cfg, model, tok, template, state, report, out, base, len(train_set), len(val_set))
+    acc.wait_for_everyone()
+    info = {"device": device, "dtype": str(dtype).replace("torch.", ""), "processes": world}
+    weights = adapter_state(acc, model, get_peft_model_state_dict)
+    if acc.is_main_process:
+        finish(cfg, acc.unwrap_model(model), weights, state, report, out, base, len(train_set), len(val_set), info)
+    acc.wait_for_everyone()
+    return out / "adapter"
 
 
-def save_checkpoint(ckpt: Path, model, opt, sched, state: dict, get_state) -> None:
+def adapter_state(acc, model, get_state) -> dict:
+    """The adapter's weights. Call on every process: where an engine shards them (ZeRO-3, FSDP), they are
+    gathered first."""
+    unwrapped = acc.unwrap_model(model)
+    if acc.distributed_type.name in ("DEEPSPEED", "FSDP"):
+        return get_state(unwrapped, state_dict=acc.get_state_dict(model))
+    return get_state(unwrapped)
+
+
+def save_weights(folder: Path, weights: dict) -> None:
+    from safetensors.torch import save_file
+
+    with atomic_dir(folder) as tmp:
+        save_file({k: v.contiguous() for k, v in weights.items()}, tmp / "adapter.safetensors")
+
+
+def save_checkpoint(ckpt: Path, weights: dict, opt, sched, state: dict) -> None:
     import torch
     from safetensors.torch import save_file
 
     with atomic_dir(ckpt) as tmp:  # a kill mid-save leaves the previous checkpoint intact
-        save_file({k: v.contiguous() for k, v in get_state(model).items()}, tmp / "adapter.safetensors")
+        save_file({k: v.contiguous() for k, v in weights.items()}, tmp / "adapter.safetensors")
         torch.save(opt.state_dict(), tmp / "optimizer.pt")
         torch.save(sched.state_dict(), tmp / "scheduler.pt")
         write_json_atomic(tmp / "state.json", state)
 
 
-def finish(cfg, model, tok, template, state, report, out: Path, base: Path, n_train: int, n_val: int) -> Path:
+def finish(cfg, model, weights: dict, state, report, out: Path, base: Path, n_train: int, n_val: int,
+           info: dict) -> Path:
+    """The adapter: the best validation step's weights when early stopping is on, else the last step's."""
+    best = state.get("best")
+    if cfg.early_stopping_patience and best and best["step"] != state["step"] and (out / "best").exists():
+        from safetensors.torch import load_file
+
+        weights = load_file(out / "best" / "adapter.safetensors")
     with atomic_dir(out / "adapter") as tmp:
-        model.save_pretrained(tmp)
+        model.save_pretrained(tmp, state_dict=weights)
         _cast_safetensors(tmp / "adapter_model.safetensors", cfg.save_dtype)
-        write_json_atomic(tmp / "train_config.json", dataclasses.asdict(cfg) | {"resolved_base": str(base)})
+        write_json_atomic(tmp / "train_config.json", dataclasses.asdict(cfg) | {"resolved_base": str(base)} | info)
         hist = state["history"]
         vals = [h for h in hist if "val_loss" in h]
         write_json_atomic(tmp / "metrics.json", {
             "steps": state["step"], "train_examples": n_train, "val_examples": n_val, "data_report": str(report),
             "first_loss": hist[0]["loss"] if hist else None, "final_loss": hist[-1]["loss"] if hist else None,
-            "final_val_loss": vals[-1]["val_loss"] if vals else None, "tokens": state["tokens"],
-            "tokens_per_s": state["tokens"] / max(state["seconds"], 1e-9),
+            "final_val_loss": vals[-1]["val_loss"] if vals else None, "best": best,
+            "stopped_early": bool(state.get("stopped_early")), "tokens": state["tokens"],
+            "tokens_per_s": state["tokens"] / max(state["seconds"], 1e-9), **info,
             "peak_rss_gib": max((h.get("peak_rss_gib", 0) for h in hist), default=None), "history": hist})
     plot_loss(state["history"], out / "loss.png")
     return out / "adapter"

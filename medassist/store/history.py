@@ -52,6 +52,9 @@ class History:
         if "user" not in {r[1] for r in self.db.execute("PRAGMA table_info(conversations)")}:  # before 0.4
             self.db.execute("ALTER TABLE conversations ADD COLUMN user TEXT NOT NULL DEFAULT ''")
         self.db.execute("CREATE INDEX IF NOT EXISTS conversations_by_user ON conversations(user, updated)")
+        from medassist.store.feedback import Feedback
+
+        self.feedback = Feedback(self)  # ratings and corrections of answers, deleted with their conversation
 
     # The three write paths below share these (called with the lock held, inside a transaction).
     def _owned(self, conversation_id: int | None) -> bool:

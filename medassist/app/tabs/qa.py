@@ -21,6 +21,7 @@ from medassist.app.safe import no_remote
 from medassist.app.i18n import EXAMPLES, t, lang_code, error_text, storage_error_text
 from medassist.store.safety import red_flags
 from medassist.app.service import ModelService
+from medassist.app.tabs import feedback
 from medassist.papers.sources import CITATION, NO_SOURCE, UNCHECKED, check_answer, label, question_with_sources
 from medassist.papers.reference import ATTRIBUTION
 
@@ -294,6 +295,7 @@ def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radi
         c["max_len"] = gr.Slider(16, 4096, value=cfg.max_new_tokens, step=16, label=t("max_len", lang))
         c["penalty"] = gr.Slider(1.0, 1.5, value=cfg.repetition_penalty, step=0.05, label=t("penalty", lang),
                                  elem_id="repetition-penalty")
+    c["feedback"] = feedback.build(history, c["chat"], state, lang, lang_radio)
     gr.Examples(EXAMPLES, inputs=[c["question"]], label=t("examples", lang))
     with gr.Accordion(t("history", lang), open=False, elem_id="history") as c["history"]:
         c["search"] = gr.Textbox(label=t("search", lang), elem_id="history-search")
