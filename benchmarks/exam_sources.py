@@ -70,6 +70,7 @@ def main(argv=None) -> None:
                    "s_per_question": round(seconds[mode] / n, 2)} for mode in right}}
         print(f"{name}: without {right['without']}/{n}, with {right['with']}/{n} "
               f"(passages found for {found})", flush=True)
+        save(a, engine, rows)  # after each set: a run stopped part-way keeps the sets it finished
     print("\n| exam (first N items) | without sources | with sources | items with passages | s/question without / with |"
           "\n| --- | --- | --- | --- | --- |")
     for name, r in rows.items():
@@ -77,11 +78,14 @@ def main(argv=None) -> None:
         print(f"| {name} ({r['n']}) | {w['accuracy']:.1%} ({w['ci95'][0]:.0%}–{w['ci95'][1]:.0%}) | "
               f"{s['accuracy']:.1%} ({s['ci95'][0]:.0%}–{s['ci95'][1]:.0%}) | {r['with_passages']} | "
               f"{w['s_per_question']} / {s['s_per_question']} |")
+    print(f"\nwrote {a.out}")
+
+
+def save(a, engine, rows: dict) -> None:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps({"model": engine.info.name, "k": a.k, "mode": a.mode,
                                  **({"budget": a.budget} if a.mode == "generate" else {}), "rows": rows}, indent=1),
                      encoding="utf-8")
-    print(f"\nwrote {a.out}")
 
 
 if __name__ == "__main__":

