@@ -35,7 +35,6 @@ def child(config: str, method: str, steps: int, out: str, val_fraction: float) -
     from medassist.model.config import resolve
 
     cfg = resolve(TrainConfig, config)
-    total = steps or None
     cfg = dataclasses.replace(cfg, method=method, out=out, max_steps=steps, eval_every=steps or 10_000,
                               save_every=10_000, init_adapter="", val_fraction=val_fraction or cfg.val_fraction)
     adapter = train(cfg, log=lambda *a: None)
@@ -47,7 +46,7 @@ def child(config: str, method: str, steps: int, out: str, val_fraction: float) -
     size = sum(p.stat().st_size for p in adapter.glob("*.safetensors"))
     return {"method": method, "device": device, "card": card, "processes": m["processes"], "steps": m["steps"],
             "steps_per_epoch": max(1, m["train_examples"] // cfg.grad_accum), "tokens_per_s": round(m["tokens_per_s"], 1),
-            "s_per_step": round(seconds / max(m["steps"], 1), 1), "whole_epoch": total is None,
+            "s_per_step": round(seconds / max(m["steps"], 1), 1), "whole_epoch": steps == 0,
             "val_loss": m["final_val_loss"], "first_loss": hist[0]["loss"] if hist else None,
             "peak_rss_gib": m["peak_rss_gib"], "peak_gpu_gib": max((h.get("peak_gpu_gib", 0) for h in hist), default=None),
             "adapter_bytes": size}

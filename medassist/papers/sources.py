@@ -123,14 +123,15 @@ def check_answer(answer: str, hits: list[Hit], question: str = "", embedder=None
     if not parts:
         return Checked(answer, no_source=True, checkable=checkable)
     guard = NumberGuard("\n".join([question] + [h.text for h in hits]))
+    uncited = [CITATION.sub("", s) for s in parts]  # what the embedder and the judge read
     sims = None
     if hits and embedder is not None and checkable:  # MiniLM is English: no cross-lingual similarity
-        sims = embedder.encode([CITATION.sub("", s) for s in parts]) @ embedder.encode([h.text for h in hits]).T
+        sims = embedder.encode(uncited) @ embedder.encode([h.text for h in hits]).T
     have = [content_words(h.text) for h in hits]
     judged: dict[int, float] = {}
     if hits and sims is not None and can_judge(judge):
-        todo = [i for i, s in enumerate(parts) if len(content_words(CITATION.sub("", s))) >= JUDGED_WORDS]
-        pairs = [(hits[int(sims[i].argmax())].text, CITATION.sub("", parts[i])) for i in todo]
+        todo = [i for i, s in enumerate(uncited) if len(content_words(s)) >= JUDGED_WORDS]
+        pairs = [(hits[int(sims[i].argmax())].text, uncited[i]) for i in todo]
         judged = dict(zip(todo, margins(judge, pairs)))
     out, cites, used = [], [], []
     for i, s in enumerate(parts):

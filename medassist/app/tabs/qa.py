@@ -167,7 +167,7 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
         if hits and q_lang != "zh":  # the judge reads each sentence against its passage: a few seconds
             yield chat, "", banner_update, t("qa.checking", lang), state
         checked = check_answer(raw_answer, hits, question, service.embedder() if hits else None, q_lang,
-                               judge=service if hits else None)
+                               judge=service)  # judged only where there are passages
         flagged = sorted({n for s in checked.sentences for n in s["missing"]})
         sources = source_record(hits)
         stopped = (" " + t("stopped", lang)) if last and last.finish_reason == "cancelled" else ""
