@@ -15,6 +15,7 @@ def test_build_int4_then_resume_and_load(tiny_hf):
     assert (out / "genai_config.json").exists()
     record = json.loads((out / "build.json").read_text())
     assert record["options"]["op_types_to_quantize"] == "MatMul/Gather"
+    assert "prune_lm_head" not in record["options"]  # the default keeps every position's logits (#21)
     assert record["config"]["precision"] == "int4" and record["peak_rss_gib"] > 0
     manifest = json.loads((models_dir() / "tiny" / "manifest.json").read_text())
     assert "onnx-int4" in manifest["onnx"] and manifest["onnx"]["onnx-int4"]["files"]["model.onnx"]["sha256"]
@@ -28,6 +29,7 @@ def test_build_int4_then_resume_and_load(tiny_hf):
 
     eng = load_engine(name="tiny", precision="int4", threads=1)
     assert eng.info.precision == "int4"
+    assert eng.speculative  # so greedy paper work checks prompt-lookup drafts (onnx_engine.py)
     assert eng.generate([{"role": "user", "content": "hi"}], thinking_budget=4, max_new_tokens=4).generated_tokens > 0
 
 
