@@ -2,6 +2,8 @@
 
     python -m benchmarks.onnx_levers                      # all variants below of the app's model (~2 min each)
     python -m benchmarks.onnx_levers --only int4-b32 int8-b32 --eval-items 200
+    python -m benchmarks.onnx_levers --only int8-b256-all-logits int4-b128 int4-hqq-b128 --eval-items 200 \
+        --out onnx_levers_int4.json                       # INT4 without double rounding (#21)
 
 For each variant: build it (skipped when already built), then in one run measure every variant
 plus PyTorch bf16 and llama.cpp with benchmarks/generation.py (speed, memory, greedy agreement
@@ -37,6 +39,11 @@ VARIANTS: dict[str, dict] = {
     "int4-kquant-mixed": dict(precision="int4", block_size=32,
                               extra_options={"algo_config": "k_quant",
                                              "matmul_mixed_precision": "last_matmul:int8,mixed_layers:int8"}),
+    # HQQ (half-quadratic: each block's scale and zero point fitted to minimise the error, float zero points), one
+    # rounding from the fine-tuned bf16 weights: onnxruntime's quantizer on the builder's fp32 export (#21).
+    # Measured: picks = PyTorch 71% vs 67% round-to-nearest (101 items), 4.2x slower per item (no fast CPU kernel
+    # for float zero points); a 13-minute, 16.6 GiB build. Not taken (docs/benchmarks.md).
+    "int4-hqq-b128": dict(precision="fp32", hqq_block=128),
     "int8-b32": dict(precision="int8", block_size=32),
     "int8-b128": dict(precision="int8", block_size=128),
     "int8-b256": dict(precision="int8", block_size=256),
@@ -52,9 +59,49 @@ def variant_dir(base: str, name: str) -> Path:
 
 def build_variant(base: str, name: str) -> Path:
     hf = resolve_model(base, backend="torch")
-    cfg = BuildConfig(base=base, name=f"{base}-levers", **VARIANTS[name])
+    options = dict(VARIANTS[name])
+    hqq_block = options.pop("hqq_block", None)
+    cfg = BuildConfig(base=base, name=f"{base}-levers", **options)
     out = stage_onnx(cfg, hf, variant_dir(base, name), progress=lambda s, f, m: print(f"  [{name}] {m}", flush=True))
-    return out
+    return hqq(out, variant_dir(base, name) / "onnx-int4", hqq_block) if hqq_block else out
+
+
+def hqq(fp32: Path, dest: Path, block: int) -> Path:
+    """fp32 export -> MatMulNBits int4 by onnxruntime's HQQ quantizer (embeddings stay fp32: HQQ's float zero
+    points have no Gather kernel), with accuracy_level 4 (int8 activations) as the builder sets it."""
+    import logging
+    import resource
+    import shutil
+    import time
+
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import HQQWeightOnlyQuantConfig, MatMulNBitsQuantizer
+
+    if (dest / "build.json").exists():
+        return dest
+    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)  # a line per node
+    t = time.time()
+    q = MatMulNBitsQuantizer(onnx.load(str(fp32 / "model.onnx")),
+                             algo_config=HQQWeightOnlyQuantConfig(block_size=block))
+    q.process()
+    for node in q.model.model.graph.node:
+        if node.op_type == "MatMulNBits":
+            node.attribute.extend([onnx.helper.make_attribute("accuracy_level", 4)])
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    q.model.save_model_to_file(str(tmp / "model.onnx"), use_external_data_format=True)
+    for f in fp32.iterdir():
+        if f.is_file() and f.name not in ("model.onnx", "model.onnx.data", "build.json"):
+            shutil.copy(f, tmp / f.name)
+    files = {p.name: {"bytes": p.stat().st_size} for p in sorted(tmp.iterdir())}
+    (tmp / "build.json").write_text(json.dumps({
+        "stage": "onnx", "precision": "int4", "method": f"hqq, block {block}", "source": str(fp32),
+        "seconds": round(time.time() - t, 1),
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "files": files}, indent=2))
+    tmp.rename(dest)
+    return dest
 
 
 def picks(path_or_kind: str, items: int, out: Path) -> dict:
@@ -76,26 +123,29 @@ def main(argv=None) -> None:
     ap.add_argument("--eval-only", nargs="*", default=None, help="variants to evaluate (default: all measured)")
     ap.add_argument("--skip-speed", action="store_true", help="reuse the last speed results")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", default="onnx_levers.json", help="result file in benchmarks/results/ (speed beside it)")
     args = ap.parse_args(argv)
     args.base = args.base or default_name()
     built = {name: build_variant(args.base, name) for name in args.only}
     res_dir = ROOT / "benchmarks" / "results"
-    out = res_dir / "onnx_levers.json"
+    out = res_dir / args.out
+    speed_out = out.with_name(out.stem + "_speed.json")
     cmd = [sys.executable, "-m", "benchmarks.generation", "--model", args.base, "--backends", "torch-bf16",
-           "llamacpp-q4km", "--repeats", str(args.repeats), "--no-app", "--out", str(res_dir / "onnx_levers_speed.json")]
+           "llamacpp-q4km", "--repeats", str(args.repeats), "--no-app", "--out", str(speed_out)]
     for name, path in built.items():
         cmd += ["--variant", f"{name}={path}"]
     if not args.skip_speed:
         subprocess.run(cmd, check=True, cwd=ROOT)
-    speed = json.loads((res_dir / "onnx_levers_speed.json").read_text())
+    speed = json.loads(speed_out.read_text())
     result = {"base": args.base, "variants": {n: VARIANTS[n] for n in built}, "speed": speed["results"]}
     if args.eval_items and SHARED_EVAL.exists():
-        ref = picks(f"torch:{resolve_model(args.base, backend='torch')}", args.eval_items, res_dir / "picks-torch.jsonl")
+        ref = picks(f"torch:{resolve_model(args.base, backend='torch')}", args.eval_items,
+                    res_dir / f"picks-{args.base}-torch.jsonl")
         result["accuracy"] = {"torch-bf16": {k: v for k, v in ref.items() if k != "preds"}}
         for name, path in built.items():
             if args.eval_only is not None and name not in args.eval_only:
                 continue
-            r = picks(f"onnx:{path}", args.eval_items, res_dir / f"picks-{name}.jsonl")
+            r = picks(f"onnx:{path}", args.eval_items, res_dir / f"picks-{args.base}-{name}.jsonl")
             r["agree_with_torch"] = sum(a == b for a, b in zip(r.pop("preds"), ref["preds"])) / len(ref["preds"])
             result["accuracy"][name] = r
             print(f"  {name}: accuracy {r['accuracy']:.1%}, picks equal to PyTorch {r['agree_with_torch']:.0%}", flush=True)

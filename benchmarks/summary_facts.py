@@ -4,6 +4,7 @@
     python -m benchmarks.summary_facts --n 20 --lang zh      # Chinese summaries, same facts
     python -m benchmarks.summary_facts --endpoint http://127.0.0.1:8080/v1    # a stronger model on a server
     python -m benchmarks.summary_facts --design-only --set c --design-model  # design on the held-out set
+    python -m benchmarks.summary_facts --n 10 --no-judge --no-shared-pdfs --out /tmp/x.json  # without the judge
 
 Papers: abstracts from ../shared/data/eval/pubmedqa_pqal_labeled.json, each rendered into a PDF by this script
 (title, then BACKGROUND/METHODS/RESULTS and the conclusion; alternately one and two columns, with and without
@@ -232,6 +233,7 @@ def main(argv=None) -> None:
     ap.add_argument("--model-path", default=None)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-shared-pdfs", action="store_true")
+    ap.add_argument("--no-judge", action="store_true", help="the similarity check only (as before the model judge)")
     ap.add_argument("--set", default="b", choices=list(SETS),
                     help="which papers: dev (the rules were written on them), b (scored, then fixed on), c (held out)")
     ap.add_argument("--design-only", action="store_true",
@@ -251,7 +253,7 @@ def main(argv=None) -> None:
     embedder = load_embedder()
     i = engine.info
     model = f"{i.name} · {i.precision} · {i.backend}"
-    cfg = SummaryConfig(lang=args.lang)
+    cfg = SummaryConfig(lang=args.lang, judge=not args.no_judge)
     work = ROOT / "benchmarks" / "results" / "summary_facts_pdfs"
     work.mkdir(parents=True, exist_ok=True)
     papers = []
@@ -282,7 +284,8 @@ def main(argv=None) -> None:
         return round(sum(vals) / len(vals), 3) if vals else None
 
     pages = sum(r["pages"] for r in rows)
-    total = {"papers": len(rows), "model": model, "lang": args.lang, "design_right": rate("design_right"),
+    total = {"papers": len(rows), "model": model, "lang": args.lang, "judge": cfg.judge,
+             "design_right": rate("design_right"),
              "result_present": rate("result_present"), "result_in_bullets_or_facts": rate("result_in_bullets_or_facts"),
              "conclusion_right": rate("conclusion_right"), "conclusion_bullets_right": rate("conclusion_bullets_right"),
              "bullets_in_language": round(sum(r["bullets_in_language"] for r in rows) / max(1, sum(r["kept"] for r in rows)), 3),

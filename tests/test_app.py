@@ -132,6 +132,31 @@ def test_host_guard_refuses_other_host_names_and_remote_file_urls():
     assert mine and all(ip in everywhere for ip in mine)  # a LAN client browsing to this machine's address
 
 
+def test_the_page_gets_the_frame_cap_first_and_nothing_else_changes():
+    """The page's HTML gets FRAME_CAP at the top of <head> (before Gradio's module scripts), with a right
+    Content-Length; other routes, other methods and non-HTML answers pass through byte for byte."""
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse, PlainTextResponse
+    from fastapi.testclient import TestClient
+
+    from medassist.app.__main__ import FRAME_CAP, PageScript
+
+    page = ('<!doctype html><html><head><script type="module" src="./assets/index.js"></script></head>'
+            '<body>医</body></html>')
+    inner = FastAPI()
+    inner.get("/")(lambda: HTMLResponse(page))
+    inner.get("/other")(lambda: HTMLResponse(page))
+    inner.post("/")(lambda: HTMLResponse(page))
+    inner.get("/assets/index.js")(lambda: PlainTextResponse("<head>"))
+    client = TestClient(PageScript(inner))
+    r = client.get("/")
+    assert r.status_code == 200 and r.content.count(FRAME_CAP) == 1
+    assert r.content.index(FRAME_CAP) < r.content.index(b'type="module"')
+    assert r.content.replace(FRAME_CAP, b"") == page.encode() and int(r.headers["content-length"]) == len(r.content)
+    assert client.get("/other").content == page.encode() and client.post("/").content == page.encode()
+    assert client.get("/assets/index.js").text == "<head>"
+
+
 def test_reasoning_cut_short_says_why(tmp_path):
     history = History(tmp_path / "h.sqlite")
     loop = ScriptedEngine("Check the ECG again and again. " * 20)

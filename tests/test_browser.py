@@ -171,6 +171,53 @@ def _ask_and_watch(page, server, base):
     assert all(u.startswith(server["url"]) for u in page.requests), "the page fetched something off this computer"
 
 
+# Counts the animation frames in which any requestAnimationFrame callback ran (distinct frame times), from
+# before the page's own scripts: MedAssist's cap (app/__main__.py FRAME_CAP) then wraps this.
+COUNT_FRAMES = """(() => {
+  const raf = window.requestAnimationFrame.bind(window);
+  window.__frames = new Set();
+  window.requestAnimationFrame = (cb) => raf((t) => { window.__frames.add(t); cb(t); });
+})();"""
+
+
+def test_streaming_does_not_animate_at_the_screen_rate(browser, server):
+    """Gradio's status tracker asks for a frame every 1/60 s while an answer streams; the page caps its loop at
+    ~10 frames a second so the browser leaves the cores to the model (benchmarks/page_latency.py measures it)."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
+    pg = ctx.new_page()
+    pg.add_init_script(COUNT_FRAMES)
+    pg.goto(server["url"])
+    pg.wait_for_selector("#send")
+    # the page's own loading animation (Gradio's logo, while the first events run) plays for a few seconds
+    for _ in range(40):
+        pg.evaluate("window.__frames.clear()")
+        pg.wait_for_timeout(500)
+        if pg.evaluate("window.__frames.size") < 10:
+            break
+    server["engine"].delay = 0.1
+    try:
+        ask(pg, "What causes a fever?")
+        pg.wait_for_selector("#chat .thought-group", timeout=20000)
+        pg.evaluate("window.__frames.clear()")
+        pg.wait_for_timeout(2000)
+        frames = pg.evaluate("window.__frames.size")
+        streaming = not pg.locator("#stats:has-text('tokens/s')").count()
+        pg.click("#stop")
+        pg.wait_for_selector("#stats:has-text('tokens/s')", timeout=10000)
+        # after the answer a tracker's timer loop is left running (Gradio 6.31): capped too, or it draws at the
+        # screen rate for as long as the page is open
+        pg.wait_for_timeout(1000)
+        pg.evaluate("window.__frames.clear()")
+        pg.wait_for_timeout(2000)
+        idle = pg.evaluate("window.__frames.size")
+    finally:
+        server["engine"].delay = 0.02
+        ctx.close()
+    assert streaming, "the answer finished before the frames were counted"
+    assert frames <= 60, f"{frames} animation frames in 2 s of streaming (uncapped: ~120)"
+    assert idle <= 30, f"{idle} animation frames in 2 s after the answer (uncapped: ~120)"
+
+
 def test_reasoning_panel_opens_and_closes(page):
     ask(page, "Why is the sky blue?")
     page.wait_for_selector("#stats:has-text('tokens/s')", timeout=30000)

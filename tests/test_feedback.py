@@ -25,6 +25,8 @@ def test_ratings_and_corrections_per_account_redacted_and_deleted(tmp_path):
     stored = h.db.execute("SELECT correction FROM feedback WHERE correction != ''").fetchone()[0]
     assert "12345678" not in stored and "John Smith" not in stored and "allopurinol" in stored
     assert not h.feedback.rate(cid, 5, 1) and not h.feedback.rate(None, 0, 1)
+    assert h.feedback.rate(cid, 0, 1) and h.feedback.rate(cid, 0, correction="Febuxostat is an alternative.")
+    assert h.feedback.counts() == {"up": 0, "down": 2, "corrections": 2}  # 👍 then corrected: no longer 👍
     who["u"] = "bob"
     assert not h.feedback.rate(cid, 0, -1) and h.feedback.counts() == {"up": 0, "down": 0, "corrections": 0}
     who["u"] = "alice"

@@ -147,6 +147,7 @@ def launch(demo, cfg: AppConfig, api=None, **extra):
     # Host-header allow-list (DNS rebinding: a web page on another site resolving its name to 127.0.0.1 must
     # not reach this server), and no fetching of remote URLs through Gradio's file route.
     app.add_middleware(HostGuard, allowed=allowed_hosts(cfg))
+    app.add_middleware(PageScript)
     if api is not None:
         app.include_router(api)
     extra["_app"] = app
@@ -203,6 +204,53 @@ class HostGuard:
                     await send({"type": "websocket.close", "code": 1008})
                 return
         await self.app(scope, receive, send)
+
+
+# Gradio's status tracker runs a requestAnimationFrame loop for its elapsed-time label while an event is pending,
+# even where the label is hidden, and (Gradio 6.31) one is left running after each answer: the page asked for ~60
+# frames a second while streaming and ever after, frames that compete with the model for 2 cores (side by side,
+# page vs engine tokens/s: 0.95x as Gradio serves it, 1.05x capped; browser CPU -27%: docs/benchmarks.md). The
+# label shows tenths of a second, so that loop is delayed to ~10 frames a second; every other animation keeps
+# the browser's rate. The tracker keeps its own reference to requestAnimationFrame from when its module loads, so
+# this must run before any module script: it goes at the top of the served page's <head> (Gradio's head= runs
+# too late). tests/test_browser.py counts the frames while an answer streams and after it, so a Gradio whose
+# loop no longer matches fails there.
+FRAME_CAP = b"""<script>(() => {
+  const raf = window.requestAnimationFrame.bind(window);
+  const timer = /performance\\.now\\(\\)\\s*-.*\\/\\s*1e3/;
+  window.requestAnimationFrame = (cb) => timer.test(String(cb)) ? setTimeout(() => raf(cb), 100) : raf(cb);
+})();</script>"""
+
+
+class PageScript:
+    """ASGI middleware: FRAME_CAP at the top of the page's <head> (GET / only; assets and the API pass through)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "GET" or scope.get("path") not in ("/", ""):
+            return await self.app(scope, receive, send)
+        start, body = None, []
+
+        async def patched(message):
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = dict(message.get("headers") or [])
+                if b"text/html" in headers.get(b"content-type", b"") and b"content-encoding" not in headers:
+                    start = message  # held until the whole body is here: its length changes
+                    return
+            elif message["type"] == "http.response.body" and start is not None:
+                body.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                page = b"".join(body).replace(b"<head>", b"<head>" + FRAME_CAP, 1)
+                headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+                await send({**start, "headers": headers + [(b"content-length", str(len(page)).encode())]})
+                return await send({"type": "http.response.body", "body": page})
+            await send(message)
+
+        await self.app(scope, receive, patched)
 
 
 if __name__ == "__main__":

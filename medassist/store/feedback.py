@@ -50,7 +50,8 @@ class Feedback:
             if mid is None:
                 return False
             old = self.h.db.execute("SELECT rating, correction FROM feedback WHERE message_id=?", (mid,)).fetchone()
-            rating = rating if rating is not None else (old[0] if old else -1)  # a correction says it was wrong
+            # A correction says the answer was wrong, even one rated 👍 before; a rating alone keeps the correction.
+            rating = rating if rating is not None else -1 if correction else (old[0] if old else -1)
             correction = redact(correction.strip()) if correction is not None else (old[1] if old else "")
             self.h.db.execute("INSERT OR REPLACE INTO feedback(message_id, rating, correction, created) "
                               "VALUES (?,?,?,?)", (mid, rating, correction, time.time()))
