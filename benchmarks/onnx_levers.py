@@ -22,7 +22,7 @@ from pathlib import Path
 from medassist.model.paths import REPO as ROOT
 from medassist.model.build import BuildConfig, stage_onnx
 from medassist.model.registry import default_name, resolve_model
-from medassist.model.paths import models_dir, shared_data
+from medassist.model.paths import atomic_dir, models_dir, shared_data, write_json_atomic
 
 VARIANTS: dict[str, dict] = {
     "int4-builder-defaults": dict(precision="int4", block_size=32, quantize_embeddings=False, prune_lm_head=False),
@@ -87,20 +87,16 @@ def hqq(fp32: Path, dest: Path, block: int) -> Path:
     for node in q.model.model.graph.node:
         if node.op_type == "MatMulNBits":
             node.attribute.extend([onnx.helper.make_attribute("accuracy_level", 4)])
-    tmp = dest.with_name(dest.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    q.model.save_model_to_file(str(tmp / "model.onnx"), use_external_data_format=True)
-    for f in fp32.iterdir():
-        if f.is_file() and f.name not in ("model.onnx", "model.onnx.data", "build.json"):
-            shutil.copy(f, tmp / f.name)
-    files = {p.name: {"bytes": p.stat().st_size} for p in sorted(tmp.iterdir())}
-    (tmp / "build.json").write_text(json.dumps({
-        "stage": "onnx", "precision": "int4", "method": f"hqq, block {block}", "source": str(fp32),
-        "seconds": round(time.time() - t, 1),
-        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-        "files": files}, indent=2))
-    tmp.rename(dest)
+    with atomic_dir(dest) as tmp:  # a run stopped midway leaves no half-written model behind
+        q.model.save_model_to_file(str(tmp / "model.onnx"), use_external_data_format=True)
+        for f in fp32.iterdir():
+            if f.is_file() and f.name not in ("model.onnx", "model.onnx.data", "build.json"):
+                shutil.copy(f, tmp / f.name)
+        files = {p.name: {"bytes": p.stat().st_size} for p in sorted(tmp.iterdir())}
+        write_json_atomic(tmp / "build.json", {
+            "stage": "onnx", "precision": "int4", "method": f"hqq, block {block}", "source": str(fp32),
+            "seconds": round(time.time() - t, 1),
+            "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2), "files": files})
     return dest
 
 
