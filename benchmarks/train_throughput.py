@@ -60,6 +60,8 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train_throughput.json"))
     ap.add_argument("--val-fraction", type=float, default=0.03, help="validation share (0: the config's); a few "
                     "steps need only a few validation records (the shipped split's 26 take minutes on a CPU)")
+    ap.add_argument("--keep", default="", help="keep each method's run (adapter, metrics, loss.png) in KEEP/<method> "
+                    "instead of a temporary folder, e.g. to score it on an exam afterwards")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
@@ -75,9 +77,10 @@ def main(argv=None) -> None:
     rows = []
     for method in a.methods.split(","):
         with tempfile.TemporaryDirectory() as tmp:
+            run_dir = Path(a.keep).resolve() / method if a.keep else Path(tmp) / "run"
             done = subprocess.run([sys.executable, "-m", "benchmarks.train_throughput", "--config", a.config,
                                    "--val-fraction", str(a.val_fraction), "--child", method, str(a.steps),
-                                   str(Path(tmp) / "run")],
+                                   str(run_dir)],
                                   capture_output=True, text=True, cwd=ROOT)
         if done.returncode:
             print(f"{method}: failed\n{done.stderr[-1500:]}")

@@ -726,16 +726,25 @@ def test_answer_with_sources_citation_opens_its_passage(browser, tmp_path):
         assert "chest pain or discomfort" in hit.inner_text() and "https://example.org/0" in hit.inner_text()
         assert "CC BY 4.0" in pg.inner_text("#chat details.sources summary")
         assert "1 of 1 sentences are stated by a source" in pg.inner_text("#chat")  # the claim-level check ran
-        pg.locator("#chat button[aria-label='Dislike']").last.click()  # feedback for the next fine-tune
+        pg.locator("#chat button[aria-label='Like']").last.click()  # feedback for the next fine-tune
         pg.wait_for_selector("#feedback-note:has-text('Rating saved.')", timeout=10000)
+        assert "1 👍, 0 👎" in pg.inner_text("#feedback-note")
         pg.click("#feedback button.label-wrap")
         pg.fill("#correction textarea", "Chest pain or pressure, often spreading to the arm or jaw.")
         pg.click("#save-correction")
         pg.wait_for_selector("#feedback-note:has-text('Correction saved.')", timeout=10000)
         assert "0 👍, 1 👎, 1 corrected" in pg.inner_text("#feedback-note")
+        # The buttons show what is stored: the correction made the 👍 a 👎 (the page had kept its own 👍 lit).
+        pg.wait_for_selector("#chat button[aria-label='Disliked']", timeout=10000)
+        assert pg.locator("#chat button[aria-label='Liked']").count() == 0
         assert any("<sources>" in p for p in engine.prompts)
         assert all(u.startswith(f"http://127.0.0.1:{port}") or u.startswith("data:") for u in requests)
         shot(pg, "qa-sources")
+        pg.click("#new-chat")  # a new chat's answer carries no rating over from the last chat's
+        ask(pg, "What are the symptoms of a heart attack?")
+        pg.wait_for_selector("#chat button.src-cite", timeout=20000)
+        pg.wait_for_selector("#chat button[aria-label='Dislike']", timeout=10000)
+        assert pg.locator("#chat button[aria-label='Disliked']").count() == 0
         pg.close()
     finally:
         demo.close()

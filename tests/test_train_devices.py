@@ -3,6 +3,7 @@
 PEFT methods, early stopping, the shipped configs, the data stage's language mix and exam-overlap check."""
 import dataclasses
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def same_curve(a: list[dict], b: list[dict], tol: float = 2e-3) -> None:
 
 
 def launch(cfg: TrainConfig, tmp_path, processes: int = 2) -> subprocess.CompletedProcess:
-    """The trainer under `accelerate launch --cpu` (gloo), as a user with several processes runs it."""
+    """The trainer under `accelerate launch` on the CPU (gloo), as a user with several processes runs it."""
     (tmp_path / "launch.yaml").write_text(yaml.safe_dump(dataclasses.asdict(cfg)))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -40,7 +41,10 @@ def launch(cfg: TrainConfig, tmp_path, processes: int = 2) -> subprocess.Complet
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
            "-m", "medassist.finetune.train", "--config", str(tmp_path / "launch.yaml")]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=REPO)
+    # The processes share the CPU (gloo) as on a machine without a GPU: a one-GPU machine hides its GPU from
+    # them, or both would ask for one.
+    env = os.environ | {"CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=REPO, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -73,25 +77,26 @@ def test_qlora_on_a_cpu_is_refused_before_anything_loads(tmp_path, tiny_hf):
 
 @pytest.fixture(scope="module")
 def one_process(tmp_path_factory, tiny_hf):
-    """The reference run: one process, batch size 1, four examples per step."""
+    """The reference run: one process, batch size 1, four examples per step (on the CPU, as the launched
+    processes are: on a one-GPU machine two processes cannot each have a GPU)."""
     tmp = tmp_path_factory.mktemp("one")
-    return tmp, history(train(tiny_config(tmp, tiny_hf, max_steps=4, grad_accum=4), **QUIET))
+    return tmp, history(train(tiny_config(tmp, tiny_hf, max_steps=4, grad_accum=4, device="cpu"), **QUIET))
 
 
 def test_two_processes_give_one_process_loss_curve(one_process, tmp_path, tiny_hf):
     _, ref = one_process
-    cfg = tiny_config(tmp_path, tiny_hf, max_steps=4, grad_accum=4)  # the same global batch, two per process
+    cfg = tiny_config(tmp_path, tiny_hf, max_steps=4, grad_accum=4, device="cpu")  # the same global batch, two per process
     launch(cfg, tmp_path)
     adapter = tmp_path / "run" / "adapter"
     same_curve(history(adapter), ref)
     meta = json.loads((adapter / "metrics.json").read_text())
-    assert meta["processes"] == 2 and meta["device"] == "cpu"
+    assert meta["processes"] == 2 and meta["device"] == "cpu" and meta["engine"] == "MULTI_CPU"
     assert not (tmp_path / "run" / "adapter-1").exists() and len(list((tmp_path / "run").glob("adapter*"))) == 1
 
 
 def test_resume_with_another_process_count(one_process, tmp_path, tiny_hf):
     _, ref = one_process
-    cfg = tiny_config(tmp_path, tiny_hf, max_steps=4, grad_accum=4, stop_after=2)
+    cfg = tiny_config(tmp_path, tiny_hf, max_steps=4, grad_accum=4, stop_after=2, device="cpu")
     launch(cfg, tmp_path)  # two processes, interrupted after step 2
     state = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
     assert state["step"] == 2 and not (tmp_path / "run" / "adapter").exists()
@@ -190,10 +195,12 @@ def test_throughput_benchmark_compares_methods(tmp_path, tiny_hf):
     cfg = tiny_config(tmp_path, tiny_hf, grad_accum=4)
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(dataclasses.asdict(cfg)))
     train_throughput.main(["--config", str(tmp_path / "c.yaml"), "--methods", "lora,ia3", "--steps", "1",
-                           "--out", str(tmp_path / "t.json")])
+                           "--out", str(tmp_path / "t.json"), "--keep", str(tmp_path / "kept")])
     rows = json.loads((tmp_path / "t.json").read_text())["rows"]
     assert [r["method"] for r in rows] == ["lora", "ia3"] and all(r["tokens_per_s"] > 0 and r["val_loss"] for r in rows)
-    assert rows[0]["adapter_bytes"] > rows[1]["adapter_bytes"] > 0 and rows[0]["device"] == "cpu"
+    assert rows[0]["adapter_bytes"] > rows[1]["adapter_bytes"] > 0 and rows[0]["device"] == D.pick_device("auto")
+    kept = json.loads((tmp_path / "kept" / "ia3" / "adapter" / "adapter_config.json").read_text())
+    assert kept["peft_type"] == "IA3"  # --keep leaves each method's run for scoring afterwards
 
 
 @pytest.fixture(scope="module")

@@ -144,7 +144,8 @@ def build_ui(service: ModelService, history: History, cfg: AppConfig, users: Use
         delete_yes.click(on_delete_all, inputs=[lang_radio, q["state"], lit["state"]],
                          outputs=[q["conversations"], q["chat"], q["state"], lit["state"], q["stats"], lit["summary"],
                                   lit["answer"], lit["status"], confirm_box], queue=False
-                         ).then(literature.picker, inputs=[lit["state"]], outputs=[lit["paper"]], queue=False)
+                         ).then(literature.picker, inputs=[lit["state"]], outputs=[lit["paper"]], queue=False
+                         ).then(**q["feedback"]["sync"])
 
         # Language switch: every visible string follows it.
         labelled = {q["chat"]: "tab.qa", q["question"]: "question", q["budget"]: "budget",

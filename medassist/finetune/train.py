@@ -106,7 +106,6 @@ def encode_example(tok, template: str, ex, max_len: int) -> dict:
     return {"input_ids": ids, "labels": labels}
 
 
-
 def lr_lambda(schedule: str, warmup: int, total: int):
     def f(step: int) -> float:
         if step < warmup:
@@ -114,10 +113,6 @@ def lr_lambda(schedule: str, warmup: int, total: int):
         progress = (step - warmup) / max(1, total - warmup)
         return 0.5 * (1 + math.cos(math.pi * min(1.0, progress))) if schedule == "cosine" else max(0.0, 1 - progress)
     return f
-
-
-LOSS_CHUNK = 256  # positions per slice of logits in chunked_loss
-
 
 
 def encoded_splits(cfg: TrainConfig, base: Path, log=print) -> tuple:
@@ -142,8 +137,6 @@ def encoded_splits(cfg: TrainConfig, base: Path, log=print) -> tuple:
     if not train_set:
         raise data.DataError(f"no training example fits in max_seq_len={cfg.max_seq_len}")
     return tok, template, train_set, val_set, report
-
-
 
 
 def evaluate_loss(model, examples, chunked: bool, device=None, pad_id: int = 0, batch_size: int = 1) -> tuple:
@@ -203,6 +196,10 @@ def train(cfg: TrainConfig, log=print) -> Path:
                and plain_head(model))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0, **({"fused": True} if device == "cuda" else {}))
+    if acc.distributed_type.name == "DEEPSPEED":
+        # No DataLoader goes through prepare() (batches are built here), so DeepSpeed is told the pass size itself;
+        # its accumulation count is filled from the Accelerator's (micro).
+        acc.state.deepspeed_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = cfg.batch_size
     model, opt = acc.prepare(model, opt)
     steps_per_epoch = max(1, len(train_set) // cfg.grad_accum)
     total = cfg.max_steps or max(1, round(cfg.epochs * steps_per_epoch))
@@ -299,7 +296,8 @@ def train(cfg: TrainConfig, log=print) -> Path:
             return ckpt
     bar.close()
     acc.wait_for_everyone()
-    info = {"device": device, "dtype": str(dtype).replace("torch.", ""), "processes": world}
+    info = {"device": device, "dtype": str(dtype).replace("torch.", ""), "processes": world,
+            "engine": acc.distributed_type.name}  # NO, MULTI_CPU, MULTI_GPU, DEEPSPEED, FSDP
     weights = adapter_state(acc, model, get_peft_model_state_dict)
     if acc.is_main_process:
         finish(cfg, acc.unwrap_model(model), weights, state, report, out, base, len(train_set), len(val_set), info)

@@ -33,30 +33,47 @@ class Feedback:
         with history._lock:
             history.db.executescript(SCHEMA)
 
-    def _answer_id(self, conversation_id: int, answer: int) -> int | None:
-        """The id of the conversation's answer number `answer` (0 = first; -1 = last), if this account owns it."""
-        rows = self.h.db.execute("SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id "
-                                 "WHERE m.conversation_id=? AND c.user=? AND m.role='assistant' ORDER BY m.id",
-                                 (conversation_id, self.h.user())).fetchall()
-        return rows[answer][0] if rows and -len(rows) <= answer < len(rows) else None
-
-    def rate(self, conversation_id: int | None, answer: int, rating: int | None = None,
-             correction: str | None = None) -> bool:
-        """Record a rating (+1 / -1) and/or a correction for one answer; False when there is no such answer."""
+    def answer_ids(self, conversation_id: int | None) -> list[int]:
+        """The ids of the conversation's stored answers, in order, if this account owns it. The Q&A tab keeps the
+        id of each answer it shows (a regenerated answer replaces the one shown, while both stay stored)."""
         if conversation_id is None:
+            return []
+        with self.h._lock:
+            rows = self.h.db.execute("SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+                                     "WHERE m.conversation_id=? AND c.user=? AND m.role='assistant' ORDER BY m.id",
+                                     (int(conversation_id), self.h.user())).fetchall()
+        return [r[0] for r in rows]
+
+    def rate(self, answer_id: int | None, rating: int | None = None, correction: str | None = None) -> bool:
+        """Record a rating (+1 / -1) and/or a correction for one stored answer (its id, as answer_ids gives it);
+        False when it is not an answer of this account's."""
+        if answer_id is None:
             return False
         with self.h._lock, self.h.db:
-            mid = self._answer_id(int(conversation_id), answer)
-            if mid is None:
+            row = self.h.db.execute("SELECT m.conversation_id FROM messages m JOIN conversations c ON "
+                                    "c.id = m.conversation_id WHERE m.id=? AND c.user=? AND m.role='assistant'",
+                                    (int(answer_id), self.h.user())).fetchone()
+            if row is None:
                 return False
-            old = self.h.db.execute("SELECT rating, correction FROM feedback WHERE message_id=?", (mid,)).fetchone()
+            old = self.h.db.execute("SELECT rating, correction FROM feedback WHERE message_id=?", (answer_id,)).fetchone()
             # A correction says the answer was wrong, even one rated 👍 before; a rating alone keeps the correction.
             rating = rating if rating is not None else -1 if correction else (old[0] if old else -1)
             correction = redact(correction.strip()) if correction is not None else (old[1] if old else "")
             self.h.db.execute("INSERT OR REPLACE INTO feedback(message_id, rating, correction, created) "
-                              "VALUES (?,?,?,?)", (mid, rating, correction, time.time()))
-        self.h.audit.record("feedback", conversation=int(conversation_id), rating=rating, corrected=bool(correction))
+                              "VALUES (?,?,?,?)", (int(answer_id), rating, correction, time.time()))
+        self.h.audit.record("feedback", conversation=row[0], rating=rating, corrected=bool(correction))
         return True
+
+    def ratings(self, answer_ids: list) -> list[str | None]:
+        """Each answer's stored rating as the chat's buttons show it: "Like", "Dislike" or None (also for None ids:
+        an answer not stored, an error message)."""
+        ids = [int(i) for i in answer_ids if i is not None]
+        with self.h._lock:
+            rows = dict(self.h.db.execute(
+                f"SELECT f.message_id, f.rating FROM feedback f JOIN messages m ON m.id = f.message_id JOIN "
+                f"conversations c ON c.id = m.conversation_id WHERE c.user=? AND f.message_id IN "
+                f"({','.join('?' * len(ids))})", (self.h.user(), *ids)).fetchall()) if ids else {}
+        return [None if not rows.get(i) else "Like" if rows[i] > 0 else "Dislike" for i in answer_ids]
 
     def counts(self) -> dict:
         """This account's feedback: ratings up and down, and corrections."""

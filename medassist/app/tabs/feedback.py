@@ -40,8 +40,9 @@ def on_like(history, state: dict, chat: list, lang_value: str, data: gr.LikeData
     k = answer_number(chat or [], index)
     if k is None:
         return t("fb.not_answer", lang)
+    answers = state.get("answers", [])  # the stored id of each answer on screen (qa.new_state)
     try:
-        ok = history.feedback.rate(state.get("cid"), k, 1 if data.liked else -1)
+        ok = history.feedback.rate(answers[k] if k < len(answers) else None, 1 if data.liked else -1)
     except Exception as e:  # a full disk: the rating is lost, the page says so
         return "⚠️ " + storage_error_text(e, lang)
     return t("fb.saved", lang) + " " + counts_markdown(history, lang) if ok else t("fb.unsaved", lang)
@@ -52,12 +53,23 @@ def save_correction(history, state: dict, text: str, lang_value: str) -> tuple[s
     if not (text or "").strip():
         return t("fb.empty", lang), text
     try:
-        ok = history.feedback.rate(state.get("cid"), -1, correction=text)
+        ok = history.feedback.rate((state.get("answers") or [None])[-1], correction=text)
     except Exception as e:
         return "⚠️ " + storage_error_text(e, lang), text
     if not ok:
         return t("fb.unsaved", lang), text
     return t("fb.corrected", lang) + " " + counts_markdown(history, lang), ""
+
+
+def shown(history, state: dict):
+    """The chat's 👍/👎 as stored for the conversation on screen. The buttons keep their own state in the page, so
+    without this a 👍 stayed lit after a correction made it a 👎, and a new chat's first answer took the rating of
+    the last chat's first answer once any had been set from here."""
+    try:
+        ratings = history.feedback.ratings((state or {}).get("answers", []))
+    except Exception:  # storage trouble is said by the handler that hit it; the buttons just stay as they are
+        return gr.skip()
+    return gr.Chatbot(feedback_value=ratings)
 
 
 def build(history, chat, state, lang: str, lang_radio) -> dict:
@@ -72,7 +84,9 @@ def build(history, chat, state, lang: str, lang_radio) -> dict:
     def like(state: dict, chat_value: list, lang_value: str, data: gr.LikeData) -> str:  # a plain function: Gradio
         return on_like(history, state, chat_value, lang_value, data)  # reads LikeData's annotation (not a partial's)
 
-    chat.like(like, inputs=[state, chat, lang_radio], outputs=[c["note"]], queue=False)
+    # After every event that changes the chat or a rating: the buttons show what is stored (shown()).
+    c["sync"] = dict(fn=partial(shown, history), inputs=[state], outputs=[chat], queue=False, show_progress="hidden")
+    chat.like(like, inputs=[state, chat, lang_radio], outputs=[c["note"]], queue=False).then(**c["sync"])
     c["save"].click(partial(save_correction, history), inputs=[state, c["correction"], lang_radio],
-                    outputs=[c["note"], c["correction"]], queue=False)
+                    outputs=[c["note"], c["correction"]], queue=False).then(**c["sync"])
     return c

@@ -42,8 +42,9 @@ SOURCES_JS = """
 
 
 def new_state() -> dict:
-    """cid: the saved conversation; messages: the model-side turns (sources included); questions: as asked."""
-    return {"cid": None, "messages": [], "questions": [], "cancel": threading.Event()}
+    """cid: the saved conversation; messages: the model-side turns (sources included); questions: as asked;
+    answers: the stored id of each answer the chat shows (None: an error, or not saved), for its 👍/👎."""
+    return {"cid": None, "messages": [], "questions": [], "answers": [], "cancel": threading.Event()}
 
 
 def emergency_banner(question: str, lang: str) -> str:
@@ -103,12 +104,13 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
     chat.append({"role": "user", "content": no_remote(question)})
     if not service.ready:
         chat.append({"role": "assistant", "content": t("not_ready", lang)})
+        state["answers"] = state.get("answers", []) + [None]
         yield chat, question, banner_update, "", state
         return
 
     if state["cid"] is not None and not history.exists(state["cid"]):
         # Deleted (here or in another tab): its text must not go to the model again; start afresh.
-        state.update(cid=None, messages=[])
+        state.update(cid=None, messages=[], questions=[], answers=[])
         chat = [{"role": "user", "content": no_remote(question)}]
     state["cancel"] = cancel = threading.Event()
     # MedAssist's system prompt in the question's language (the fine-tuned model answers a Chinese
@@ -150,6 +152,7 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
                 yield chat, "", banner_update, "", state
     except Exception as e:  # a clear message, never a stack trace
         chat.append({"role": "assistant", "content": error_text(e, lang)})
+        state["answers"] = state.get("answers", []) + [None]
         yield chat, question, banner_update, "", state
         return
     thought["metadata"] = {**thought["metadata"], "status": "done",
@@ -183,17 +186,20 @@ def respond(service: ModelService, history: History, question: str, chat: list, 
     # label or a display rewrite never reaches the model).
     state["messages"] = messages + [{"role": "assistant", "content": chat_format.assistant_turn(raw_thought, raw_answer)}]
     state["questions"] = state.get("questions", []) + [question]
+    answer_id = None  # stays None where the turn could not be stored: that answer cannot be rated
     try:
         state["cid"] = history.save_turn(state["cid"], question, question, saved, thought["content"],
                                          meta={**meta, **({"ttft_s": last.ttft_s, "tokens_per_s": last.tokens_per_s,
                                                            "tokens": last.generated_tokens, "finish": last.finish_reason,
                                                            "model": service.describe()} if last else {})})
+        answer_id = (history.feedback.answer_ids(state["cid"]) or [None])[-1]
         history.audit.record("ask", text=question, model=service.describe(), conversation=state["cid"],
                              flags=red_flags(question), seconds=round(time.perf_counter() - started, 2),
                              **({"ttft_s": round(last.ttft_s or 0, 3), "tokens": last.generated_tokens,
                                  "tokens_per_s": round(last.tokens_per_s, 1), "finish": last.finish_reason} if last else {}))
     except Exception as e:  # disk full, database locked: the answer stays on screen
         stats = "⚠️ " + storage_error_text(e, lang)
+    state["answers"] = state.get("answers", []) + [answer_id]
     yield chat, "", banner_update, stats, state
 
 
@@ -206,15 +212,22 @@ def regenerate(service, history, chat, state, budget, temperature, max_len, lang
     """Drop the last answer and ask its question again."""
     chat = list(chat or [])
     users = [i for i, m in enumerate(chat) if m["role"] == "user"]
-    if not users or not state["messages"]:
+    questions = state.get("questions", [])
+    if not users:
         yield chat, "", gr.update(), "", state
         return
-    # The question as it was asked (the page returns a message's content as a list of parts, and shows it
-    # rewritten; the model-side turn may carry the sources in front of it).
-    question = state.get("questions", [])[-1] if state.get("questions") else state["messages"][-2]["content"]
+    if len(questions) >= len(users) and state["messages"]:
+        # The question as it was asked (the page returns a message's content as a list of parts, and shows it
+        # rewritten; the model-side turn may carry the sources in front of it).
+        question = questions[-1]
+        state["messages"] = state["messages"][:-2]
+        state["questions"] = questions[:-1]
+    else:  # the last question got an error, not an answer: it never joined the turns; ask it again as shown
+        content = chat[users[-1]]["content"]
+        question = content if isinstance(content, str) else " ".join(
+            part.get("text", "") for part in content if isinstance(part, dict))
     chat = chat[: users[-1]]
-    state["messages"] = state["messages"][:-2]
-    state["questions"] = state.get("questions", [])[:-1]
+    state["answers"] = state.get("answers", [])[:-1]  # the new answer takes its place (both stay stored)
     yield from respond(service, history, question, chat, state, budget, temperature, max_len, lang_value,
                        repetition_penalty, use_sources, finder)
 
@@ -244,6 +257,7 @@ def open_conversation(history: History, cid, lang_value: str = "English"):
                                   if m["role"] == "assistant" else m["content"]})
     state["questions"] = [m["content"] for m in history.messages(int(cid)) if m["role"] == "user"]
     state["cid"] = int(cid)
+    state["answers"] = history.feedback.answer_ids(int(cid))
     return chat, state
 
 
@@ -318,21 +332,22 @@ def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radi
     # (measured with the page interval, benchmarks/page_latency.py), taken from the model on a 2-core laptop.
     ask = dict(fn=partial(respond, service, history, finder=finder), inputs=[c["question"], c["chat"], state, *settings],
                outputs=outputs, concurrency_limit=1, concurrency_id="model", show_progress="minimal")
-    c["send"].click(**ask).then(**refresh)
-    c["question"].submit(**ask).then(**refresh)
+    sync = c["feedback"]["sync"]  # the 👍/👎 shown as stored for whatever the chat now shows
+    c["send"].click(**ask).then(**refresh).then(**sync)
+    c["question"].submit(**ask).then(**refresh).then(**sync)
     c["regenerate"].click(fn=partial(regenerate, service, history, finder=finder),
                           inputs=[c["chat"], state, *settings], outputs=outputs, show_progress="minimal",
-                          concurrency_limit=1, concurrency_id="model").then(**refresh)
+                          concurrency_limit=1, concurrency_id="model").then(**refresh).then(**sync)
     c["stop"].click(fn=stop, inputs=[state], queue=False)
     c["new_chat"].click(fn=lambda: ([], new_state(), "", gr.update(visible=False)),
-                        outputs=[c["chat"], state, c["stats"], c["banner"]], queue=False)
+                        outputs=[c["chat"], state, c["stats"], c["banner"]], queue=False).then(**sync)
     c["search"].change(**refresh)
     c["history"].expand(**refresh)  # the list built at start-up is stale for a page opened later
     c["open"].click(fn=lambda cid, lv: open_conversation(history, cid, lv), inputs=[c["conversations"], lang_radio],
-                    outputs=[c["chat"], state], queue=False)
+                    outputs=[c["chat"], state], queue=False).then(**sync)
     c["delete"].click(fn=lambda cid, ch, st, lv: delete_conversation(history, cid, ch, st, lv),
                       inputs=[c["conversations"], c["chat"], state, lang_radio], outputs=[c["chat"], state],
-                      queue=False).then(**refresh)
+                      queue=False).then(**refresh).then(**sync)
     c["export"].click(fn=lambda cid, st, lv: export_conversation(history, cid, st, lv),
                       inputs=[c["conversations"], state, lang_radio], outputs=[c["file"]], queue=False)
     c["state"] = state
