@@ -4,6 +4,8 @@
     python -m benchmarks.onnx_levers --only int4-b32 int8-b32 --eval-items 200
     python -m benchmarks.onnx_levers --only int8-b256-all-logits int4-b128 int4-hqq-b128 --eval-items 200 \
         --out onnx_levers_int4.json                       # INT4 without double rounding (#21)
+    python -m benchmarks.onnx_levers --only int8-b256-all-logits int8-b256-acc1 int4-b128-acc1 --eval-items 200 \
+        --fp32-reference --out onnx_levers_acc.json       # int8 vs fp32 activations; bf16 vs fp32 itself
 
 For each variant: build it (skipped when already built), then in one run measure every variant
 plus PyTorch bf16 and llama.cpp with benchmarks/generation.py (speed, memory, greedy agreement
@@ -49,6 +51,10 @@ VARIANTS: dict[str, dict] = {
     "int8-b256": dict(precision="int8", block_size=256),
     # Logits for every position (for speculative decoding's verification); otherwise the default build.
     "int8-b256-all-logits": dict(precision="int8", block_size=256, prune_lm_head=False),
+    # The default build with fp32 activations (accuracy level 1) instead of int8 (4): are the INT8 build's lost
+    # picks the weights' rounding or the activations'? (#21: "≥ 95% of PyTorch's picks")
+    "int8-b256-acc1": dict(precision="int8", block_size=256, prune_lm_head=False, accuracy_level=1),
+    "int4-b128-acc1": dict(precision="int4", block_size=128, prune_lm_head=False, accuracy_level=1),
 }
 SHARED_EVAL = shared_data() / "eval" / "medmcqa_dev.jsonl"
 
@@ -100,15 +106,21 @@ def hqq(fp32: Path, dest: Path, block: int) -> Path:
     return dest
 
 
-def picks(path_or_kind: str, items: int, out: Path) -> dict:
+def picks(path_or_kind: str, items: int, out: Path, precision: str | None = None) -> dict:
     kind, path = path_or_kind.split(":", 1)
     cmd = [sys.executable, "-m", "medassist.evals.evaluate", "--data", str(SHARED_EVAL), "--engine", kind,
            "--model-path", path, "--limit", str(items), "--threads", "2", "--out", str(out)]
+    cmd += ["--precision", precision] if precision else []
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     summary = json.loads(out.with_suffix(".summary.json").read_text())
     preds = [json.loads(line)["pred"] for line in out.read_text().splitlines()]
     return {"accuracy": summary["accuracy"], "ci95": summary["ci95"], "preds": preds,
             "seconds_per_item": summary["seconds_per_item"]}
+
+
+def agree(preds: list, ref: dict) -> float:
+    """The share of items where these picks equal the reference run's."""
+    return sum(a == b for a, b in zip(preds, ref["preds"])) / len(ref["preds"])
 
 
 def main(argv=None) -> None:
@@ -118,6 +130,8 @@ def main(argv=None) -> None:
     ap.add_argument("--eval-items", type=int, default=0, help="MedMCQA dev items for accuracy (0 = skip)")
     ap.add_argument("--eval-only", nargs="*", default=None, help="variants to evaluate (default: all measured)")
     ap.add_argument("--skip-speed", action="store_true", help="reuse the last speed results")
+    ap.add_argument("--fp32-reference", action="store_true", help="also score PyTorch fp32: how often bf16 itself "
+                    "keeps fp32's pick (the ceiling any quantized build's agreement is read against)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default="onnx_levers.json", help="result file in benchmarks/results/ (speed beside it)")
     args = ap.parse_args(argv)
@@ -138,13 +152,24 @@ def main(argv=None) -> None:
         ref = picks(f"torch:{resolve_model(args.base, backend='torch')}", args.eval_items,
                     res_dir / f"picks-{args.base}-torch.jsonl")
         result["accuracy"] = {"torch-bf16": {k: v for k, v in ref.items() if k != "preds"}}
+        fp32 = None
+        if args.fp32_reference:
+            fp32 = picks(f"torch:{resolve_model(args.base, backend='torch')}", args.eval_items,
+                         res_dir / f"picks-{args.base}-torch-fp32.jsonl", precision="float32")
+            result["accuracy"]["torch-fp32"] = {k: v for k, v in fp32.items() if k != "preds"}
+            result["accuracy"]["torch-bf16"]["agree_with_torch_fp32"] = agree(ref["preds"], fp32)
+            print(f"  torch-bf16: picks equal to PyTorch fp32 {agree(ref['preds'], fp32):.0%}", flush=True)
         for name, path in built.items():
             if args.eval_only is not None and name not in args.eval_only:
                 continue
             r = picks(f"onnx:{path}", args.eval_items, res_dir / f"picks-{args.base}-{name}.jsonl")
-            r["agree_with_torch"] = sum(a == b for a, b in zip(r.pop("preds"), ref["preds"])) / len(ref["preds"])
+            preds = r.pop("preds")
+            r["agree_with_torch"] = agree(preds, ref)
+            if fp32:
+                r["agree_with_torch_fp32"] = agree(preds, fp32)
             result["accuracy"][name] = r
-            print(f"  {name}: accuracy {r['accuracy']:.1%}, picks equal to PyTorch {r['agree_with_torch']:.0%}", flush=True)
+            print(f"  {name}: accuracy {r['accuracy']:.1%}, picks equal to PyTorch {r['agree_with_torch']:.0%}"
+                  + (f" (fp32: {r['agree_with_torch_fp32']:.0%})" if fp32 else ""), flush=True)
     for name, path in built.items():
         b = json.loads((Path(path) / "build.json").read_text())
         result.setdefault("build", {})[name] = {"seconds": b["seconds"], "peak_rss_gib": b["peak_rss_gib"],

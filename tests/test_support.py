@@ -41,6 +41,22 @@ def test_many_prompts_in_one_state_score_as_each_read_whole(backend, tiny_onnx_f
     for p, got in zip(prompts, many):
         assert got == pytest.approx(engine.letter_scores(p, "AB"), abs=1e-3)
     assert engine.letter_scores_many([], "AB") == []
+    # The next call starts from the kept state: it reads only where its prompts part from it, same scores.
+    fed = []
+    session = engine._scoring
+    feed = session.feed
+    session.feed = lambda ids: (fed.append(len(ids)), feed(ids))[1]
+    later = [prompt("A third passage.", "Aspirin is used."), prompt(PASSAGE, "Warfarin is used.")]
+    again = engine.letter_scores_many(later, "AB")
+    whole = [len(engine.encode(engine.render(p, think=False) + "The answer is (")) for p in later]
+    assert engine._scoring is session and 0 < sum(fed) < sum(whole) - 50  # the instructions were not read again
+    for p, got in zip(later, again):
+        assert got == pytest.approx(engine.letter_scores(p, "AB"), abs=1e-3)
+    engine.forget()
+    assert engine._scoring is None
+    engine.reuse_kv = False  # exam runs: nothing kept
+    engine.letter_scores_many(later, "AB")
+    assert engine._scoring is None
 
 
 def test_margins_come_back_in_the_pairs_order():

@@ -133,6 +133,27 @@ def test_other_peft_methods_train_and_load(method, kind, tmp_path, tiny_hf):
         assert torch.isfinite(model(input_ids=torch.tensor([[5, 17, 42]])).logits).all()
 
 
+@pytest.mark.parametrize("init", ["text", "random"])
+def test_prefix_tuning_starts_as_if_real_text_came_first(init, tmp_path, tiny_hf):
+    """prefix_init=text: the adapter's first forward equals the base reading PREFIX_TEXT's first tokens and then
+    the example (the same positions); peft's random start does not."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from medassist.finetune.methods import PREFIX_TEXT, load_model
+
+    cfg = dataclasses.replace(tiny_config(tmp_path, tiny_hf, method="prefix", num_virtual_tokens=4, prefix_init=init),
+                              gradient_checkpointing=False)  # as train() runs prefix tuning
+    model = load_model(cfg, tiny_hf, torch.float32).eval()
+    head = AutoTokenizer.from_pretrained(tiny_hf).encode(PREFIX_TEXT)[:4]
+    ids = [5, 17, 42, 9, 33]
+    base = AutoModelForCausalLM.from_pretrained(tiny_hf, dtype=torch.float32).eval()
+    with torch.no_grad():
+        got = model(input_ids=torch.tensor([ids])).logits[0]
+        want = base(input_ids=torch.tensor([head + ids])).logits[0, len(head):]
+    assert torch.allclose(got, want, atol=1e-4) == (init == "text")
+
+
 def test_early_stopping_keeps_the_best_step(tmp_path, tiny_hf, monkeypatch):
     import torch
     from safetensors.torch import load_file

@@ -2,6 +2,7 @@
 
     python -m medassist.evals.evaluate --data ../shared/data/eval/medmcqa_dev.jsonl --engine onnx --limit 300
     python -m medassist.evals.evaluate --data FILE.jsonl --engine torch --model-path HF_FOLDER --mode generate
+    python -m medassist.evals.evaluate --data FILE.jsonl --engine torch --adapter ADAPTER   # a fine-tune, unbuilt
 
 Items: problem_text, choices (option i is letter A, B, ...), answer (list of correct letters);
 PubMedQA's `context` is put before the question. Modes:
@@ -226,6 +227,8 @@ def main(argv=None) -> None:
     ap.add_argument("--engine", choices=["torch", "onnx"], default="onnx")
     ap.add_argument("--model-path", default=None, help="model folder (default: the built default model)")
     ap.add_argument("--precision", default=None)
+    ap.add_argument("--adapter", default=None, help="torch: a PEFT adapter folder read beside the base (--model-path, "
+                    "or the base its adapter_config.json names); prefix tuning, which cannot be merged, included")
     ap.add_argument("--mode", choices=["loglik", "generate"], default="loglik")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--thinking-budget", type=int, default=EXAM.thinking_budget)
@@ -246,7 +249,8 @@ def main(argv=None) -> None:
 
     try:
         items, shots = with_shots(args.data, args.limit, args.shots)
-        engine = load_engine(args.model_path, backend=args.engine, precision=args.precision, threads=args.threads)
+        engine = load_engine(args.model_path, backend=args.engine, precision=args.precision, threads=args.threads,
+                             adapter=args.adapter)
         engine.reuse_kv = False  # every item read whole: the table does not depend on the items' order
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")

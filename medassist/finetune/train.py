@@ -62,6 +62,7 @@ class TrainConfig:
     dtype: str = "auto"  # auto = bf16 where the device computes it natively, else fp32
     method: str = "lora"  # lora | ia3 | prefix (methods.py)
     num_virtual_tokens: int = 20  # prefix tuning's learned positions
+    prefix_init: str = "text"  # text: the base's own keys and values for real text (methods.py) | random: peft's
     load_in_4bit: bool = False  # QLoRA: the base in 4-bit NF4 (bitsandbytes, CUDA only; refused elsewhere)
     batch_size: int = 1  # examples per forward pass, right-padded; grad_accum must split into them
     early_stopping_patience: int = 0  # validations without a new best before stopping (0: never); the best is kept

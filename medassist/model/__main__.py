@@ -2,6 +2,7 @@
 
     python -m medassist.model build [--base NAME|FOLDER|HUB_ID] [--precision int4|int8] [--config build.yaml]
     python -m medassist.model ask "A 45-year-old with crushing chest pain..." [--thinking-budget 512]
+    python -m medassist.model ask "..." --backend torch --adapter runs/x/adapter   # a fine-tune before it is built
     python -m medassist.model list          # bundled bases and built models
     python -m medassist.model verify        # check built files against their recorded sha256
 """
@@ -50,7 +51,7 @@ def cmd_ask(args) -> None:
     from medassist.model.engine import load_engine
 
     engine = load_engine(args.model_path, backend=args.backend, precision=args.precision, threads=args.threads,
-                         endpoint=endpoints.from_args(args))
+                         endpoint=endpoints.from_args(args), adapter=args.adapter)
     print(f"[{engine.info.name} · {engine.info.backend} {engine.info.precision}]", file=sys.stderr)
     phase = None
     last = None
@@ -109,6 +110,8 @@ def main(argv=None) -> None:
     a.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
     a.add_argument("--precision", default=None)
     a.add_argument("--model-path", default=None, help="a built model folder (default: the built default model)")
+    a.add_argument("--adapter", default=None, help="torch: a PEFT adapter folder read beside its base (LoRA, (IA)3, "
+                   "prefix tuning); the base is --model-path or the one its adapter_config.json names")
     a.add_argument("--thinking-budget", type=int, default=QA.thinking_budget)
     a.add_argument("--max-new-tokens", type=int, default=QA.max_new_tokens)
     a.add_argument("--temperature", type=float, default=QA.temperature)

@@ -26,6 +26,11 @@ from medassist.model.engine.sampling import Sampler
 from medassist.model.thinking import ANSWER, THINKING, LoopGuard, ThinkParser
 
 
+# letter_scores_many's kept state is allocated for this many tokens (~60 MiB for the 1.5B's ONNX build): a
+# judge's prompt is instructions + a passage (<= 1,500 characters) + a sentence, ~500 tokens.
+SCORING_WINDOW = 1024
+
+
 class Session(Protocol):
     """A model's KV state over one token sequence. The engine samples; the session only runs the model."""
     tokens: list[int]  # the sequence the state holds
@@ -61,6 +66,7 @@ class LocalEngine(Engine):
     def __init__(self):
         super().__init__()
         self._kv: Session | None = None  # the kept KV state (guarded by the engine's lock)
+        self._scoring: Session | None = None  # letter_scores_many's own kept state (its prompts share a head)
 
     @abstractmethod
     def encode(self, text: str) -> list[int]: ...
@@ -97,7 +103,7 @@ class LocalEngine(Engine):
     def forget(self) -> None:
         """Drop the kept KV state (its memory goes back; the next request reads its whole prompt)."""
         with self._lock:
-            self._kv = None
+            self._kv = self._scoring = None
 
     def _prefill(self, prompt_ids: list[int], need: int) -> tuple[Session, int]:
         """A session holding prompt_ids and ready for the next token, and how many of them it did not read:
@@ -127,15 +133,21 @@ class LocalEngine(Engine):
 
     def letter_scores_many(self, prompts: list[list[dict]], letters: str, *, system: str | None = None) -> list[list[float]]:
         """letter_scores for many prompts in one state: each is read from where it parts from the one before, so
-        prompts that share a head (the support judge's instructions and passage) read it once. Scores match the
-        prompt read whole to rounding (tests/test_support.py)."""
+        prompts that share a head (the support judge's instructions and passage) read it once. The state is kept
+        for the next call (its own, beside the chat's): a summary judges each field's sentences in a call of its
+        own, and every call starts with the same ~100-token instructions. Scores match the prompt read whole to
+        rounding (tests/test_support.py)."""
         seqs = [self.encode(self.render(m, system=system, think=False) + "The answer is (") for m in prompts]
         if not seqs:
             return []
         letter_ids = [self.encode(x)[0] for x in letters]
+        need = max(len(s) for s in seqs) + 2
         out = []
         with self._lock:
-            session = self.new_session(max(len(s) for s in seqs) + 2)
+            session, self._scoring = self._scoring, None  # dropped while it is changed: a failure leaves none
+            if session is None or not self.reuse_kv or session.capacity < need:
+                session = None  # its memory goes back first
+                session = self.new_session(min(self.context_length, max(need, SCORING_WINDOW)))
             for ids in seqs:
                 keep = min(common_prefix(session.tokens, ids), len(ids) - 1)  # logits are fresh only after a feed
                 if keep < len(session.tokens):
@@ -143,6 +155,7 @@ class LocalEngine(Engine):
                 session.feed(ids[keep:])
                 flat = np.asarray(session.logits()).reshape(-1)
                 out.append([float(flat[i]) for i in letter_ids])
+            self._scoring = session if self.reuse_kv else None
         return out
 
     def choose(self, messages: list[dict], letters: str, *, system: str | None = None) -> str | None:
