@@ -19,6 +19,20 @@ from pathlib import Path
 from medassist.model.paths import REPO, shared_data
 
 
+def count_reads(engine) -> dict:
+    """{"tokens": n}: every token any state of this local engine reads from now on (prompts and judge alike)."""
+    read = {"tokens": 0}
+    new_session = engine.new_session
+
+    def counted(capacity):
+        s = new_session(capacity)
+        feed = s.feed
+        s.feed = lambda ids: (read.__setitem__("tokens", read["tokens"] + len(ids)), feed(ids))[1]
+        return s
+    engine.new_session = counted
+    return read
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pdf", default=str(shared_data() / "pdfs" / "bmc_hsr_2014_malawi_quality.pdf"))
@@ -35,15 +49,7 @@ def main(argv=None) -> None:
     from medassist.papers.summarize import SummaryConfig, summarize
 
     engine, embedder = load_engine(), load_embedder()
-    read = {"tokens": 0}
-    new_session = engine.new_session
-
-    def counted(capacity):  # every state the engine makes counts the tokens it reads
-        s = new_session(capacity)
-        feed = s.feed
-        s.feed = lambda ids: (read.__setitem__("tokens", read["tokens"] + len(ids)), feed(ids))[1]
-        return s
-    engine.new_session = counted
+    read = count_reads(engine)
     kept_scores = type(engine).letter_scores_many
 
     def fresh_scores(self, *args, **kw):  # as before: a new state for every call

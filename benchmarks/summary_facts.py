@@ -234,6 +234,8 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-shared-pdfs", action="store_true")
     ap.add_argument("--no-judge", action="store_true", help="the similarity check only (as before the model judge)")
+    ap.add_argument("--shared-block", action="store_true",
+                    help="a short paper's fields read one shared passage block (SummaryConfig.shared)")
     ap.add_argument("--set", default="b", choices=list(SETS),
                     help="which papers: dev (the rules were written on them), b (scored, then fixed on), c (held out)")
     ap.add_argument("--design-only", action="store_true",
@@ -253,7 +255,7 @@ def main(argv=None) -> None:
     embedder = load_embedder()
     i = engine.info
     model = f"{i.name} · {i.precision} · {i.backend}"
-    cfg = SummaryConfig(lang=args.lang, judge=not args.no_judge)
+    cfg = SummaryConfig(lang=args.lang, judge=not args.no_judge, shared=args.shared_block)
     work = ROOT / "benchmarks" / "results" / "summary_facts_pdfs"
     work.mkdir(parents=True, exist_ok=True)
     papers = []

@@ -39,6 +39,20 @@ def test_build_failure_is_shown_not_raised(tmp_path):
     assert service.status.state == "error" and "Unknown base" in service.status.message
 
 
+def test_the_model_is_busy_while_it_answers_and_just_after(monkeypatch):
+    import medassist.app.service as S
+
+    service = ModelService(AppConfig(), engine=ScriptedEngine("Consider ACS.</think>Call 120 now."))
+    assert not service.busy()  # nothing asked yet: background indexing may run
+    stream = service.stream([{"role": "user", "content": "chest pain"}], max_new_tokens=8)
+    next(stream)
+    assert service.busy() and service.engine._lock.locked()
+    list(stream)
+    assert not service.engine._lock.locked() and service.busy()  # a summary's next field comes in a moment
+    monkeypatch.setattr(S, "IDLE_S", 0.0)
+    assert not service.busy()
+
+
 def test_respond_streams_saves_redacted_history_and_flags(tmp_path):
     history = History(tmp_path / "h.sqlite")
     service = ModelService(AppConfig(), engine=ScriptedEngine("Consider ACS.</think>Call 120 now."))

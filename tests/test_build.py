@@ -128,6 +128,20 @@ def test_full_disk_is_a_clear_error(monkeypatch, capsys):
         cli.main(["build"])
 
 
+def test_build_with_no_model_named_builds_what_the_app_uses(monkeypatch, capsys):
+    import medassist.model.__main__ as cli
+    from medassist.model.build import SHIPPED_ADAPTER, default_build_config
+
+    seen = []
+    monkeypatch.setattr(cli, "build", lambda cfg, progress: seen.append(cfg) or "/x")
+    cli.main(["build", "--precision", "int4"])
+    default = default_build_config()
+    assert (seen[0].adapter, seen[0].name, seen[0].precision) == (default.adapter, default.name, "int4")
+    assert (SHIPPED_ADAPTER / "adapter_config.json").exists() and seen[0].adapter == str(SHIPPED_ADAPTER)
+    cli.main(["build", "--base", "qwen2.5-coder-0.5b"])  # a base named: that base as it is
+    assert (seen[1].base, seen[1].adapter, seen[1].name) == ("qwen2.5-coder-0.5b", None, None)
+
+
 def test_a_new_shipped_adapter_marks_the_built_model_stale(tmp_path):
     import json
 

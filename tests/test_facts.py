@@ -10,7 +10,8 @@ import pytest
 from medassist.papers.facts import design_of, facts_line, paper_facts
 from medassist.papers.passages import PaperIndex, build_passages
 from medassist.papers.pdfread import read_pdf
-from medassist.papers.summarize import SummaryConfig, batches_for, summarize, to_markdown
+from medassist.papers.fieldplan import batches_for
+from medassist.papers.summarize import SummaryConfig, summarize, to_markdown
 from tests.fake import HashEmbedder, ScriptedEngine
 
 

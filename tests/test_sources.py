@@ -70,6 +70,53 @@ def test_half_built_index_is_not_used(tmp_path):
     assert not Reference(tmp_path / "index", HashEmbedder(), source=ref.source).open()
 
 
+def test_the_vectors_are_saved_in_parts_and_wait_while_the_model_is_busy(tmp_path, monkeypatch):
+    import threading
+
+    import medassist.papers.reference as R
+
+    monkeypatch.setattr(R, "DENSE_STEP", 2)
+    calls = []
+
+    class Closing(HashEmbedder):  # the app is closed after two parts
+        def encode(self, texts):
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            calls.append(list(texts))
+            return super().encode(texts)
+
+    src = write_source(tmp_path / "ref.jsonl.xz")
+    ref = Reference(tmp_path / "index", Closing(), source=src)
+    with pytest.raises(KeyboardInterrupt):
+        ref.build()
+    assert len(list(ref.parts_dir.glob("*.npy"))) == 2 and not ref.vec_path.exists()
+    # Started again, with the user at work: nothing is embedded until the model is idle, then only the rest.
+    idle, seen = threading.Event(), []
+
+    class Counting(HashEmbedder):
+        def encode(self, texts):
+            seen.append((idle.is_set(), list(texts)))
+            return super().encode(texts)
+
+    again = Reference(tmp_path / "index", Counting(), source=src)
+    worker = threading.Thread(target=again.build, kwargs={"busy": lambda: not idle.is_set()})
+    worker.start()
+    worker.join(1.0)
+    assert worker.is_alive() and seen == []  # waiting for the model to be free
+    idle.set()
+    worker.join(30)
+    assert again.state == "ready" and all(ok for ok, _ in seen)
+    assert [t for _, t in seen] == [t for i, t in enumerate(_questions(again)) if i >= 2]  # not the saved parts
+    whole = Reference(tmp_path / "whole", HashEmbedder(), source=src)
+    whole.build()
+    assert (again.vectors == whole.vectors).all() and not again.parts_dir.exists()
+
+
+def _questions(ref) -> list[list[str]]:
+    qs = [q for (q,) in ref.db.execute("SELECT question FROM entries ORDER BY id")]
+    return [qs[i:i + 2] for i in range(0, len(qs), 2)]
+
+
 def test_hybrid_finds_what_either_side_alone_misses(reference):
     # "CFTR" is only in a passage (lexical finds it); "genetic changes related" only in the entry's question
     # that the dense side embeds; the gout entry is found by its question's words.

@@ -7,6 +7,7 @@ import pytest
 from medassist.papers.factcheck import NumberGuard, cited_pages, parse_bullets, strip_citations
 from medassist.papers.passages import PaperIndex, build_passages
 from medassist.papers.pdfread import read_pdf
+from medassist.papers.fieldplan import batches_for, shared_block
 from medassist.papers.summarize import SummaryConfig, summarize, to_markdown
 from medassist.papers import prompts as P
 from tests.fake import HashEmbedder, ScriptedEngine
@@ -116,6 +117,31 @@ def test_summary_fields_citations_and_number_check(index):
     # Every prompt: the document system prompt, passages labelled with their pages, reasoning closed (empty).
     for prompt in engine.prompts:
         assert P.DOC_SYSTEM in prompt and "[p. " in prompt and prompt.endswith("<think>\n</think>\n\n")
+
+
+def test_a_short_papers_fields_share_one_passage_block(index):
+    """With `shared` every field reads the same passages, so prompts differ only after the block: a kept KV state
+    (or a server's prompt cache) reads the block once. Without it (the default) each reads its own passages."""
+    def block(prompt):
+        return prompt[: prompt.rindex("</paper>")]  # the system prompt names the tag too
+
+    shared = ScriptedEngine(scripted)
+    run(index, shared, shared=True, top_k=2)  # two passages a field: their own passages differ in this paper
+    assert len(shared.prompts) == 5 and len({block(p) for p in shared.prompts}) == 1
+    own = ScriptedEngine(scripted)
+    run(index, own, shared=False, top_k=2)
+    assert len({block(p) for p in own.prompts}) > 1
+    passages = lambda prompt: {x.strip() for x in block(prompt).split("<paper>\n")[-1].split("\n\n")}  # noqa: E731
+    assert set().union(*map(passages, own.prompts)) == passages(shared.prompts[0])  # all fit the budget here
+    # The block holds each field's most relevant passage (taken in turns) and stays within its budget.
+    cfg = SummaryConfig()
+    plan = {f: batches_for(index, f, cfg) for f in cfg.fields}
+    small = shared_block(plan, budget=1)
+    assert small == [plan["background"][0][0]]  # one passage over budget: only the first field's best
+    full = shared_block(plan, budget=10_000)
+    assert len(full) == len({p.id for p in full}) and all(p in full for b in plan.values() for p in b[0])
+    first = [b[0][0] for b in plan.values()]
+    assert all(p in full[: len(plan)] for p in first)  # the first turn: every field adds its best
 
 
 def test_unsupported_bullets_are_removed(index):

@@ -112,7 +112,7 @@ def start_reference(service):
     def build():
         service.wait()
         try:
-            reference.build()
+            reference.build(busy=service.busy)  # the user's questions and summaries first
         except Exception as e:  # Q&A answers without the reference, and the log says why
             print(f"[reference] could not be indexed: {e}", flush=True)
 

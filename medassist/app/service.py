@@ -15,11 +15,15 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Iterator
 
 from medassist.app.config import AppConfig
 from medassist.model import chat as chat_format
+
+
+IDLE_S = 3.0  # the model counts as busy this long after its last use (busy())
 
 
 @dataclass
@@ -37,6 +41,7 @@ class ModelService:
         self._local_model = cfg.model
         self.status = Status("ready") if engine else Status()
         self._thread: threading.Thread | None = None
+        self._last_used = float("-inf")  # when the model last answered, summarised or judged (busy())
 
     @property
     def ready(self) -> bool:
@@ -173,7 +178,22 @@ class ModelService:
     def stream(self, messages: list[dict], **kw) -> Iterator:
         if not self.ready:
             raise RuntimeError("The model is not ready yet.")
-        return self.engine.stream(messages, **kw)
+        return self._used(self.engine.stream(messages, **kw))
+
+    def _used(self, stream: Iterator) -> Iterator:
+        self._last_used = time.monotonic()
+        try:
+            yield from stream
+        finally:
+            self._last_used = time.monotonic()
+
+    def busy(self) -> bool:
+        """Whether this computer's model is at work for a user, or was within IDLE_S seconds (a summary's
+        fields and checks come one after another): background work (the reference's index) waits meanwhile."""
+        if self.engine is None or self.engine is not self._local:  # a server's model does not use these cores
+            return False
+        lock = getattr(self.engine, "_lock", None)
+        return bool(lock is not None and lock.locked()) or time.monotonic() - self._last_used < IDLE_S
 
     def generate(self, messages: list[dict], **kw):
         if not self.ready:
@@ -193,7 +213,11 @@ class ModelService:
     def letter_scores_many(self, prompts: list[list[dict]], letters: str, **kw) -> list[list[float]]:
         if not self.ready:
             raise RuntimeError("The model is not ready yet.")
-        return self.engine.letter_scores_many(prompts, letters, **kw)
+        self._last_used = time.monotonic()
+        try:
+            return self.engine.letter_scores_many(prompts, letters, **kw)
+        finally:
+            self._last_used = time.monotonic()
 
     def prompt_room(self, messages: list[dict], **kw) -> int:
         return self.engine.prompt_room(messages, **kw)

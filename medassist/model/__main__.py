@@ -1,5 +1,6 @@
 """MedAssist model command line.
 
+    python -m medassist.model build         # the model the app uses: the base + the shipped fine-tuned adapter
     python -m medassist.model build [--base NAME|FOLDER|HUB_ID] [--precision int4|int8] [--config build.yaml]
     python -m medassist.model ask "A 45-year-old with crushing chest pain..." [--thinking-budget 512]
     python -m medassist.model ask "..." --backend torch --adapter runs/x/adapter   # a fine-tune before it is built
@@ -9,12 +10,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import json
 import sys
 
 from medassist.model import bases, chat, endpoints
-from medassist.model.build import BuildConfig, build, verify
+from medassist.model.build import BuildConfig, build, default_build_config, verify
 from medassist.model.config import add_flags, resolve
 from medassist.model.paths import models_dir
 from medassist.model.registry import built_models
@@ -43,6 +45,11 @@ def _json_progress(stage: str, frac: float, msg: str) -> None:
 
 def cmd_build(args) -> None:
     cfg = resolve(BuildConfig, args.config, vars(args))
+    if not args.config and args.base is None and args.adapter is None and args.name is None:
+        # No model named: build the one the app uses (the base plus the shipped fine-tuned adapter), as its
+        # first run does; `--base NAME` alone builds that base as it is.
+        default = default_build_config()
+        cfg = dataclasses.replace(cfg, adapter=default.adapter, name=default.name)
     path = build(cfg, progress=_json_progress if args.json_progress else _progress_bar())
     print(json.dumps({"built": str(path)}) if args.json_progress else f"Built: {path}")
 

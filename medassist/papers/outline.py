@@ -16,7 +16,7 @@ from medassist.model.defaults import DOCUMENT
 from medassist.papers import prompts as P
 from medassist.papers.guidelines import STUDY_TYPES, for_study_type
 from medassist.papers.library import Library
-from medassist.papers.summarize import fits
+from medassist.papers.fieldplan import fits
 from medassist.papers.text import section_of_heading
 
 SECTIONS = P.OUTLINE_SECTIONS[:-1]  # References come from the library, never from the model

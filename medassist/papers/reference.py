@@ -19,6 +19,7 @@ import hashlib
 import json
 import lzma
 import re
+import shutil
 import sqlite3
 import sys
 import threading
@@ -35,6 +36,7 @@ from medassist.papers.passages import chunk_sentences
 SOURCE_FILE = ASSETS / "knowledge" / "medquad.jsonl.xz"
 VERSION = 3  # bump when passages or the schema change: the index is rebuilt
 PASSAGE_CHARS = 600
+DENSE_STEP = 512  # questions embedded (and saved) at a time: ~2 s on 2 cores
 # Below this fused score an entry is off topic: a Kubernetes question scored 0.34, a question on amoxicillin's dose
 # for otitis 0.46 + words (the ear infection page), on-topic questions 0.6-0.9 (MiniLM; benchmarks/retrieval.py).
 FLOOR = 0.4
@@ -85,6 +87,8 @@ class Reference:
         self.folder, self.source, self._embedder = Path(folder), Path(source), embedder
         self.folder.mkdir(parents=True, exist_ok=True)
         self.db_path, self.vec_path = self.folder / "reference.sqlite", self.folder / "questions.npy"
+        self.parts_dir = self.folder / "questions.parts"  # the vectors so far, while they are built
+        self._busy = lambda: False
         self.db: sqlite3.Connection | None = None
         self.vectors: np.ndarray | None = None
         self.terms = Terms()  # the term list and the index's abbreviations, loaded when the index is opened
@@ -133,8 +137,12 @@ class Reference:
         self.terms = Terms.load()
         self.terms.add_abbreviations(dict(self.db.execute("SELECT short, long FROM abbreviations").fetchall()))
 
-    def build(self, progress=None, dense: bool = True) -> None:
-        """Lexical index (seconds), then the dense vectors (about a minute on 2 cores). progress(fraction, text)."""
+    def build(self, progress=None, dense: bool = True, busy=None) -> None:
+        """Lexical index (seconds), then the dense vectors (about a minute on 2 cores). progress(fraction, text).
+        busy(): True while the user's work needs the cores (the app: the model is answering or summarising);
+        the vectors are then not computed, so a first start's background indexing does not slow what the user
+        waits for. They are saved in parts, so an app closed half-way goes on where it stopped."""
+        self._busy = busy or (lambda: False)
         report = progress or (lambda f, s: None)
 
         def progress(fraction: float, stage: str) -> None:
@@ -178,6 +186,7 @@ class Reference:
         db.close()
         tmp.replace(self.db_path)  # a build stopped half-way leaves no index that looks whole
         self.vec_path.unlink(missing_ok=True)
+        shutil.rmtree(self.parts_dir, ignore_errors=True)  # vectors of an older index's questions
         self.db = sqlite3.connect(self.db_path, check_same_thread=False)
         self._load_terms()
         self.state = "lexical"
@@ -185,14 +194,25 @@ class Reference:
     def _build_dense(self, progress) -> None:
         with self._lock:  # the app may search the words meanwhile, on the same connection
             questions = [q for (q,) in self.db.execute("SELECT question FROM entries ORDER BY id")]
-        out, step = [], 512
-        for i in range(0, len(questions), step):
-            out.append(self.embedder.encode(questions[i:i + step]).astype(np.float16))
-            progress(0.3 + 0.7 * (i + step) / len(questions), "embedding the reference's questions")
+        self.parts_dir.mkdir(exist_ok=True)
+        out = []
+        for i in range(0, len(questions), DENSE_STEP):
+            batch, part = questions[i:i + DENSE_STEP], self.parts_dir / f"{i:06d}.npy"
+            saved = np.load(part) if part.exists() else None  # embedded in an earlier run of the app
+            if saved is None or len(saved) != len(batch):
+                while self._busy():  # the user's work first: a part takes a few seconds of both cores
+                    time.sleep(0.5)
+                saved = self.embedder.encode(batch).astype(np.float16)
+                tmp = self.parts_dir / "part.tmp.npy"
+                np.save(tmp, saved)
+                tmp.replace(part)
+            out.append(saved)
+            progress(0.3 + 0.7 * (i + len(batch)) / len(questions), "embedding the reference's questions")
         vectors = np.concatenate(out)
         tmp = self.folder / "questions.tmp.npy"
         np.save(tmp, vectors)
         tmp.replace(self.vec_path)
+        shutil.rmtree(self.parts_dir, ignore_errors=True)
         with self._lock, self.db:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('dense', '1')")
         self.vectors = vectors.astype(np.float32)

@@ -2,13 +2,13 @@
 
     from medassist.papers.summarize import summarize          # the command line: summarize_cmd.py
 
-For each field: retrieve the passages most relevant to it (embeddings + a prior for the matching
-IMRaD section and abstract part) under a context budget, ask the model for cited bullets (no
-reasoning: a summary needs the text, not a chain of thought, and the time goal is ~90 s for 10
-pages), then check them: every number must be in the paper (sentences with one that is not are
-dropped and listed), every citation must point at a page the model was shown, and in English a
-bullet no shown passage supports is dropped and listed, and a citation is moved to the page that
-supports the sentence best when the cited one plainly does not.
+For each field: retrieve the passages most relevant to it (fieldplan.py: embeddings + a prior for the
+matching IMRaD section and abstract part). Ask the model for cited bullets (no reasoning: a summary needs
+the text, not a chain of thought, and the time goal is ~40 s for 10 pages), then check them: every
+number must be in the paper (sentences with one that is not are dropped and listed), every citation
+must point at a page the model was shown, and in English a bullet no shown passage supports is dropped
+and listed, and a citation is moved to the page that supports the sentence best when the cited one
+plainly does not.
 Papers over `long_pages` pages go map-reduce: several passage batches per field, each summarised,
 then merged with near-duplicates removed. summarize() yields progress events, so the UI and the CLI
 show each stage and each field as soon as it is done.
@@ -22,32 +22,14 @@ from typing import Iterator
 
 
 from medassist.papers.facts import design_by_model, facts_line, paper_facts
+from medassist.papers.fieldplan import batches_for, fit_passages, shared_block
 from medassist.papers.factcheck import NumberGuard, parse_bullets
-from medassist.papers.passages import PaperIndex, Passage, approx_tokens
+from medassist.papers.passages import PaperIndex, Passage
 from medassist.papers.quality import notices
 from medassist.papers.support import JUDGE_MIN, can_judge, margins
 from medassist.model.chat import is_chinese
 from medassist.model.defaults import DOCUMENT
 from medassist.papers import prompts as P
-
-QUERIES = {  # what a passage relevant to each field talks about (MiniLM is an English model)
-    "background": "background and rationale of the study, the problem, the gap in knowledge and the study objective",
-    "methods": "study design, setting, participants and sample size, inclusion criteria, intervention, outcome "
-               "measures, data collection and statistical analysis",
-    "results": "main results and findings with numbers, percentages, effect sizes, confidence intervals and p-values",
-    "conclusions": "conclusions of the study, what the findings mean and the implications for practice",
-    "limitations": "limitations of this study, weaknesses, possible bias, small sample, generalisability",
-}
-ABSTRACT_PART = {"background": ("abstract:background",), "methods": ("abstract:methods",),
-                 "results": ("abstract:results",), "conclusions": ("abstract:conclusions",)}
-PRIORS = {
-    "background": {"background": 0.15, "abstract:background": 0.2},
-    "methods": {"methods": 0.15, "abstract:methods": 0.2},
-    "results": {"results": 0.15, "abstract:results": 0.2},
-    "conclusions": {"conclusions": 0.15, "abstract:conclusions": 0.2, "discussion": 0.05},
-    "limitations": {"discussion": 0.15, "conclusions": 0.05},
-}
-
 
 @dataclass
 class SummaryConfig:
@@ -58,6 +40,13 @@ class SummaryConfig:
     max_new_tokens: int = 170
     long_pages: int = 12  # longer papers: map-reduce over up to map_batches batches per field
     map_batches: int = 3
+    # True: a short paper's fields all read one block of passages (fieldplan.shared_block, this many tokens),
+    # read once (the engine keeps its KV state; a server's prompt cache does the same). Measured and not taken
+    # (benchmarks/shared_block.py): 40% less prompt reading (15 vs 24 s on the 10-page paper), but a summary is
+    # bound by what the model writes (~770 tokens, ~35 s), which the longer context made no faster, and whole
+    # summaries took -2 to +5 s on the three shared papers. Off: each field reads its own passages.
+    shared: bool = False
+    shared_tokens: int = 1600
     max_bullets: int = 5
     support_min: float = 0.35  # below this the cited page does not back the sentence: re-cite if another does
     drop_below: float = 0.45  # English bullets no shown passage supports this well are removed (set 0 to keep)
@@ -110,46 +99,6 @@ def _looping(text: str, max_bullets: int) -> bool:
     """True once a finished line repeats an earlier one, or there are more lines than bullets wanted."""
     lines = [re.sub(r"\W+", " ", ln).strip().lower() for ln in text.split("\n")[:-1] if ln.strip()]
     return len(lines) != len(set(lines)) or len(lines) > max_bullets + 1
-
-
-def batches_for(index: PaperIndex, f: str, cfg: SummaryConfig) -> list[list[Passage]]:
-    """Passages for one field, in batches that each fit the context budget, each batch in page order."""
-    n = cfg.map_batches if index.paper.pages > cfg.long_pages else 1
-    ranked = index.search(QUERIES[f], k=cfg.top_k * n, prior=PRIORS.get(f))
-    # The paper's own structured abstract is the primary evidence for its field: it leads the first batch.
-    own = [p for p in index.passages if p.kind in ABSTRACT_PART.get(f, ())]
-    ranked = [(p, 1.0) for p in own] + [(p, s) for p, s in ranked if p not in own]
-    out, cur, used = [], [], 0
-    for p, _ in ranked:
-        cost = approx_tokens(p.text)
-        if cur and (used + cost > cfg.context_tokens or len(cur) >= cfg.top_k):
-            out.append(cur)
-            cur, used = [], 0
-            if len(out) >= n:
-                break
-        cur.append(p)
-        used += cost
-    if cur and len(out) < n:
-        out.append(cur)
-    return out  # best first; fit_passages() trims from the end, prompts show them in page order
-
-
-def fits(engine, system: str | None, messages: list[dict], max_new_tokens: int) -> bool:
-    """Whether a prompt (no reasoning) and max_new_tokens fit the engine's context. The one place the paper
-    features ask; an engine that cannot count tokens is trusted to fit."""
-    room = getattr(engine, "prompt_room", None)
-    return room is None or room(messages, system=system, think=False, max_new_tokens=max_new_tokens) >= 0
-
-
-def fit_passages(engine, build, passages: list[Passage], max_new_tokens: int) -> tuple[str, list[dict], list[Passage]]:
-    """build(passages) -> (system, messages); drops the least relevant passages until the prompt fits the context."""
-    passages = list(passages)
-    while True:
-        shown = sorted(passages, key=lambda p: p.id)
-        system, messages = build([(p.page, p.text) for p in shown])
-        if len(passages) == 1 or fits(engine, system, messages, max_new_tokens):
-            return system, messages, shown
-        passages.pop()
 
 
 STOP = set("the and with that this from were was are for have has had been their which than into also not but "
@@ -288,6 +237,10 @@ def summarize(index: PaperIndex, engine, cfg: SummaryConfig, *, source: str = ""
         summary.facts["design"] = d.to_dict()
         yield {"type": "facts", "facts": facts}
     plan = {f: batches_for(index, f, cfg) for f in cfg.fields}
+    if cfg.shared and plan and all(len(b) == 1 for b in plan.values()):
+        block = shared_block(plan, cfg.shared_tokens)  # most relevant first, in turns across the fields
+        # Every field shows the same passages (one prompt head); its own lead, so its checks rank them first.
+        plan = {f: [[p for p in b[0] if p in block] + [p for p in block if p not in b[0]]] for f, b in plan.items()}
     total = sum(len(b) for b in plan.values()) or 1
     done, tokens = 0, 0
     for f, batches in plan.items():

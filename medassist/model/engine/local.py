@@ -105,18 +105,31 @@ class LocalEngine(Engine):
         with self._lock:
             self._kv = self._scoring = None
 
+    def _take(self, slot: str, need: int, window: int) -> Session:
+        """The state kept in `slot` ("_kv": the chat's, "_scoring": the judge's), taken out while it is changed
+        (a failure leaves none), or a new one of max(need, window) tokens when there is none or it is too small."""
+        kept = getattr(self, slot)
+        setattr(self, slot, None)
+        if kept is None or not self.reuse_kv or kept.capacity < need:
+            kept = None  # its memory goes back before a new state is allocated
+            kept = self.new_session(min(self.context_length, max(need, window)))
+        return kept
+
+    @staticmethod
+    def _read(session: Session, ids: list[int]) -> int:
+        """Rewind the session to the prefix it shares with ids and read the rest; returns the tokens not read.
+        At least the last token is read again: logits are only fresh after a feed."""
+        keep = min(common_prefix(session.tokens, ids), len(ids) - 1)
+        if keep < len(session.tokens):
+            session.rewind(keep)
+        session.feed(ids[keep:])
+        return keep
+
     def _prefill(self, prompt_ids: list[int], need: int) -> tuple[Session, int]:
         """A session holding prompt_ids and ready for the next token, and how many of them it did not read:
         the kept state rewound to the prefix it shares with this prompt, when it can hold `need` tokens."""
-        kept, self._kv = self._kv, None  # dropped while it is changed: a failure leaves none
-        if kept is None or not self.reuse_kv or kept.capacity < need:
-            kept = None  # its memory goes back before a new state is allocated
-            kept = self.new_session(min(self.context_length, max(need, self.kv_window)))
-        # At least the last prompt token is read again: logits are only fresh after a feed.
-        keep = min(common_prefix(kept.tokens, prompt_ids), len(prompt_ids) - 1)
-        if keep < len(kept.tokens):
-            kept.rewind(keep)
-        kept.feed(prompt_ids[keep:])
+        kept = self._take("_kv", need, self.kv_window)
+        keep = self._read(kept, prompt_ids)
         self._kv = kept if self.reuse_kv else None
         return kept, keep
 
@@ -144,15 +157,9 @@ class LocalEngine(Engine):
         need = max(len(s) for s in seqs) + 2
         out = []
         with self._lock:
-            session, self._scoring = self._scoring, None  # dropped while it is changed: a failure leaves none
-            if session is None or not self.reuse_kv or session.capacity < need:
-                session = None  # its memory goes back first
-                session = self.new_session(min(self.context_length, max(need, SCORING_WINDOW)))
+            session = self._take("_scoring", need, SCORING_WINDOW)
             for ids in seqs:
-                keep = min(common_prefix(session.tokens, ids), len(ids) - 1)  # logits are fresh only after a feed
-                if keep < len(session.tokens):
-                    session.rewind(keep)
-                session.feed(ids[keep:])
+                self._read(session, ids)
                 flat = np.asarray(session.logits()).reshape(-1)
                 out.append([float(flat[i]) for i in letter_ids])
             self._scoring = session if self.reuse_kv else None
