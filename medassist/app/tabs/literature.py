@@ -327,7 +327,8 @@ def build_tab(service: ModelService, history: History, cfg, lang: str, lang_radi
     c["paper"].input(fn=show_paper, inputs=[c["paper"], c["out_lang"], lang_radio, state],
                      outputs=[c["status"], c["summary"], c["md"], c["json"], state])
     ask = dict(fn=partial(ask_paper, service, history), inputs=[c["question"], c["out_lang"], lang_radio, state],
-               outputs=[c["answer"], c["question"]], concurrency_limit=1, concurrency_id="model")
+               outputs=[c["answer"], c["question"]], concurrency_limit=1, concurrency_id="model",
+               show_progress="minimal")  # the answer streams in place (see the summary's click above)
     c["ask"].click(**ask)
     c["question"].submit(**ask)
     c["state"] = state

@@ -170,7 +170,8 @@ def build_tab(service, history: History, library: Library, cfg, lang: str, lang_
         c["report_file"] = gr.File(label=t("download", lang), visible=False, elem_id="out-report-file")
 
     c["run"].click(partial(run_outline, service, history, library=library), inputs=[c["topic"], c["type"], c["journal"], lang_radio, state],
-                   outputs=[c["outline"], c["status"], state], concurrency_limit=1, concurrency_id="model")
+                   outputs=[c["outline"], c["status"], state], concurrency_limit=1, concurrency_id="model",
+                   show_progress="minimal")  # the text streams and the status says "writing": no animated overlay
     c["stop"].click(lambda st: st["cancel"].set(), inputs=[state], queue=False)
     c["type"].change(lambda st: for_study_type(st).name, inputs=[c["type"]], outputs=[c["guideline"]], queue=False)
     c["md_btn"].click(lambda text, lv: export_outline(history, text, "md", lv), inputs=[c["outline"], lang_radio],
