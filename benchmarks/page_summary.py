@@ -6,42 +6,29 @@
 Starts the app (python -m medassist.app, the default built model, its data folder as configured) on a loopback
 port and drives headless Chromium (Debian's) with Playwright: the Literature tab, upload, Summarise, until the
 status says Done. Per run: the summary's own time as the page reports it, the wall time from the click, and the
-CPU seconds the browser's processes and the app's process used meanwhile (from /proc; Linux only) — on a 2-core
-machine every second the page spends is a second the model does not get. Also the same for 20 s with the page
-idle before the click. Prints a table and writes benchmarks/results/page_summary.json.
+CPU seconds the browser's processes and the app's process used meanwhile (benchmarks.page_latency's counters):
+on a 2-core machine every second the page spends is a second the model does not get. Also the same for 20 s
+with the page idle before the click. Prints a table and writes benchmarks/results/page_summary.json.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
+from benchmarks.page_latency import browser_cpu_s, wait_up
 from medassist.model.paths import REPO, shared_data
 
-TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+def app_cpu_s(pid: int) -> float:
+    import psutil
 
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-        except (OSError, IndexError, ValueError):
-            pass  # a process that ended meanwhile
-    return total / TICK
-
-
-def browser_pids() -> list[int]:
-    out = subprocess.run(["pgrep", "chromium"], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
 
 
 def main(argv=None) -> None:
@@ -52,8 +39,8 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "page_summary.json"))
     a = ap.parse_args(argv)
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not Path(a.pdf).exists() or not chromium or not Path("/proc").exists():
-        print("skipped: needs the PDF (../shared/data), Debian's chromium and /proc")
+    if not Path(a.pdf).exists() or not chromium:
+        print("skipped: needs the PDF (../shared/data) and Debian's chromium")
         return
     from playwright.sync_api import sync_playwright
 
@@ -62,12 +49,7 @@ def main(argv=None) -> None:
         app = subprocess.Popen([sys.executable, "-m", "medassist.app", "--port", str(a.port), "--no-open-browser"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            for _ in range(300):
-                try:
-                    urllib.request.urlopen(url, timeout=2)
-                    break
-                except OSError:
-                    time.sleep(1)
+            wait_up(url)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
                 page = browser.new_page(viewport={"width": 1280, "height": 1000})
@@ -75,14 +57,14 @@ def main(argv=None) -> None:
                 page.get_by_role("tab", name="Literature").click()
                 page.set_input_files("#lit-file input[type=file]", a.pdf)
                 page.wait_for_selector("#lit-status:has-text('pages read')", timeout=300000)
-                b0, a0 = cpu_seconds(browser_pids()), cpu_seconds([app.pid])
+                b0, a0 = browser_cpu_s(), app_cpu_s(app.pid)
                 time.sleep(20)
-                b1, a1 = cpu_seconds(browser_pids()), cpu_seconds([app.pid])
+                b1, a1 = browser_cpu_s(), app_cpu_s(app.pid)
                 t = time.perf_counter()
                 page.click("#lit-run")
                 page.wait_for_selector("#lit-status:has-text('Done')", timeout=900000)
                 wall = time.perf_counter() - t
-                b2, a2 = cpu_seconds(browser_pids()), cpu_seconds([app.pid])
+                b2, a2 = browser_cpu_s(), app_cpu_s(app.pid)
                 shown = float(re.search(r"([\d.]+) s", page.locator("#lit-status").inner_text()).group(1))
                 browser.close()
         finally:

@@ -56,12 +56,9 @@ def torch_dtype(precision: str | None) -> str:
 
 def adapter_base(adapter: Path) -> Path:
     """The base folder an adapter was trained on (its adapter_config.json says), when it is on this machine."""
-    import json
+    from medassist.model.engine.torch_engine import adapter_config
 
-    cfg = adapter / "adapter_config.json"
-    if not cfg.is_file():
-        raise FileNotFoundError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")
-    base = Path(json.loads(cfg.read_text()).get("base_model_name_or_path") or "")
+    base = Path(adapter_config(adapter).get("base_model_name_or_path") or "")
     if not (base / "config.json").is_file():
         raise FileNotFoundError(f"{adapter}: its base {str(base) or '(not named)'} is not a folder here; "
                                 "give the base with --model-path")

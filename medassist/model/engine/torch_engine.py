@@ -92,12 +92,19 @@ class TorchEngine(LocalEngine):
         return TorchSession(self.model, capacity, self._prefix() if self._prefix else None)
 
 
+def adapter_config(adapter: Path) -> dict:
+    """A PEFT adapter folder's adapter_config.json (a clear error for any other folder)."""
+    cfg = Path(adapter) / "adapter_config.json"
+    if not cfg.is_file():
+        raise FileNotFoundError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")
+    return json.loads(cfg.read_text())
+
+
 def with_adapter(model, adapter: Path):
     """(the model to run, a prefix-cache builder or None) for a PEFT adapter folder on `model`."""
     import torch
 
-    if not (adapter / "adapter_config.json").is_file():
-        raise FileNotFoundError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")
+    adapter_config(adapter)
     from peft import PeftModel
 
     peft_model = PeftModel.from_pretrained(model, adapter)
